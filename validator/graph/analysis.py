@@ -1,0 +1,125 @@
+"""Static analysis of a whole model: shapes at a bound batch, multiply-adds, parameters.
+
+Control flow: an If counts its most expensive branch, a Loop with a constant trip count counts
+its body that many times, a Loop or Scan whose count depends on data counts its body once; each
+such choice is recorded in ``notes`` so the report can say so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from validator.graph.index import GraphIndex, build_index
+from validator.graph.macs import Counts, NodeView, Unknown, count_node
+from validator.graph.params import ParamCount, count_params
+from validator.graph.shapes import ShapeMap, infer_shapes
+from validator.vocab import MacsConvention
+
+CONVENTIONS = tuple(MacsConvention)
+
+
+@dataclass
+class MacTally:
+    """Multiply-adds per convention, per op type, plus what could not be counted."""
+
+    total: Counts = field(default_factory=lambda: dict.fromkeys(CONVENTIONS, 0))
+    by_op: dict[str, Counts] = field(default_factory=dict)
+    nodes_by_op: dict[str, int] = field(default_factory=dict)
+    uncounted: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, op: str, counts: Counts, times: int = 1, nodes: int = 1) -> None:
+        """Add ``counts`` of ``nodes`` nodes of type ``op``, executed ``times`` times."""
+        per_op = self.by_op.setdefault(op, dict.fromkeys(CONVENTIONS, 0))
+        for c in CONVENTIONS:
+            self.total[c] += counts[c] * times
+            per_op[c] += counts[c] * times
+        self.nodes_by_op[op] = self.nodes_by_op.get(op, 0) + nodes * times
+
+    def merge(self, other: MacTally, times: int = 1) -> None:
+        """Add a subgraph's tally, executed ``times`` times."""
+        for op, counts in other.by_op.items():
+            self.add(op, counts, times, other.nodes_by_op[op])
+        self.uncounted.extend(other.uncounted)
+        self.notes.extend(other.notes)
+
+
+@dataclass(frozen=True)
+class GraphAnalysis:
+    """Everything the static checks need, computed once per model and batch size."""
+
+    batch: int
+    index: GraphIndex
+    shapes: ShapeMap
+    macs: MacTally
+    params: ParamCount
+
+
+def analyse(model: onnx.ModelProto, batch: int = 1, size: int = 224) -> GraphAnalysis:
+    """Shapes, multiply-adds and parameters of ``model`` with the batch bound to ``batch``."""
+    shapes = infer_shapes(model, batch, size)
+    index = build_index(model.graph)
+    tally = _tally_graph(index, shapes)
+    return GraphAnalysis(batch, index, shapes, tally, count_params(index, shapes))
+
+
+def _tally_graph(index: GraphIndex, shapes: ShapeMap) -> MacTally:
+    tally = MacTally()
+    for position in index.order:
+        node = index.graph.node[position]
+        if node.op_type in ("If", "Loop", "Scan"):
+            _tally_control_flow(index, position, shapes, tally)
+            continue
+        view = NodeView(
+            node,
+            [shapes.get(n) if n else None for n in node.input],
+            [shapes.get(n) if n else None for n in node.output],
+            [bool(n) and n in index.constant for n in node.input],
+        )
+        try:
+            tally.add(node.op_type, count_node(view))
+        except Unknown:
+            tally.uncounted.append(index.node_name(position))
+    return tally
+
+
+def _tally_control_flow(
+    index: GraphIndex, position: int, shapes: ShapeMap, tally: MacTally
+) -> None:
+    node, name = index.graph.node[position], index.node_name(position)
+    bodies = {a.name: _tally_graph(build_index(a.g), shapes) for a in node.attribute if a.g.node}
+    if node.op_type == "If" and bodies:
+        heaviest = max(bodies.values(), key=lambda t: t.total[MacsConvention.FULL])
+        tally.merge(heaviest)
+        tally.notes.append(f"If {name!r}: counted the more expensive branch")
+    elif node.op_type == "Loop" and "body" in bodies:
+        trips = _constant_int(index, node.input[0] if node.input else "")
+        if trips is None:
+            tally.notes.append(f"Loop {name!r}: trip count depends on data; body counted once")
+        tally.merge(bodies["body"], trips if trips is not None else 1)
+    elif "body" in bodies:
+        tally.notes.append(f"Scan {name!r}: body counted once (iterations not resolved)")
+        tally.merge(bodies["body"])
+
+
+def _constant_int(index: GraphIndex, name: str) -> int | None:
+    tensor = index.initializers.get(name)
+    if tensor is None and name in index.producer:
+        node = index.graph.node[index.producer[name]]
+        if node.op_type == "Constant":
+            tensor = next((a.t for a in node.attribute if a.name == "value"), None)
+    if tensor is None:
+        return None
+    value = np.asarray(numpy_helper.to_array(tensor)).reshape(-1)
+    return int(value[0]) if value.size == 1 else None
+
+
+def top_ops(tally: MacTally, convention: MacsConvention, n: int = 8) -> Iterable[tuple[str, int]]:
+    """The op types with the most multiply-adds under ``convention``."""
+    ranked = sorted(tally.by_op.items(), key=lambda kv: -kv[1][convention])
+    return [(op, counts[convention]) for op, counts in ranked[:n] if counts[convention]]

@@ -1,0 +1,117 @@
+"""Shape inference with the batch (and any other symbolic input dim) bound to a number.
+
+ONNX shape inference runs on a skeleton of the model: large floating-point initializers keep
+their dims but lose their data, so a 100 MB model is inferred as a model of a few hundred KB.
+Data propagation (``data_prop``) resolves the Shape -> Gather -> Concat -> Reshape chains that
+exporters emit for a dynamic batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import onnx
+
+from validator.model import iter_graphs
+from validator.tensors import FLOAT_TYPES
+
+_KEEP_DATA_UP_TO = 4096  # elements; larger float tensors are never needed by shape inference
+
+
+@dataclass(frozen=True)
+class TensorShape:
+    """Element type and dims of one tensor; a dim is None when inference could not fix it."""
+
+    elem_type: int
+    dims: tuple[int | None, ...] | None  # None: rank unknown
+
+    @property
+    def known(self) -> bool:
+        """True when the rank and every dim are known."""
+        return self.dims is not None and all(d is not None for d in self.dims)
+
+    @property
+    def numel(self) -> int | None:
+        """Number of elements, or None when a dim is unknown."""
+        if not self.known:
+            return None
+        total = 1
+        for d in self.dims or ():
+            total *= int(d or 0)
+        return total
+
+
+ShapeMap = dict[str, TensorShape]
+
+
+def infer_shapes(model: onnx.ModelProto, batch: int, size: int) -> ShapeMap:
+    """Shapes of every tensor in ``model`` (and its subgraphs) with symbolic input dims bound:
+    the first to ``batch``, the others of a 4-D image input to 3 / ``size`` by position."""
+    skeleton = _skeleton(model)
+    _bind_inputs(skeleton.graph, batch, size)
+    try:
+        inferred = onnx.shape_inference.infer_shapes(
+            skeleton, check_type=False, strict_mode=False, data_prop=True
+        )
+    except Exception:  # inference is best effort: a failure leaves dims unknown, not a crash
+        inferred = skeleton
+    return dict(_collect(inferred))
+
+
+def _skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
+    skeleton = onnx.ModelProto()
+    skeleton.CopyFrom(model)
+    for graph, _ in iter_graphs(skeleton.graph):
+        del graph.value_info[:]
+        for tensor in graph.initializer:
+            if tensor.data_type in FLOAT_TYPES and _elements(tensor) > _KEEP_DATA_UP_TO:
+                tensor.ClearField("raw_data")
+                tensor.ClearField("float_data")
+                tensor.ClearField("int32_data")
+                tensor.ClearField("double_data")
+    return skeleton
+
+
+def _elements(tensor: onnx.TensorProto) -> int:
+    total = 1
+    for d in tensor.dims:
+        total *= int(d)
+    return total
+
+
+def _bind_inputs(graph: onnx.GraphProto, batch: int, size: int) -> None:
+    initializers = {t.name for t in graph.initializer}
+    for value in graph.input:
+        if value.name in initializers:
+            continue
+        dims = value.type.tensor_type.shape.dim
+        for position, dim in enumerate(dims):
+            if dim.HasField("dim_value") and dim.dim_value > 0:
+                continue
+            if position == 0:
+                dim.dim_value = batch
+            elif len(dims) == 4:
+                dim.dim_value = 3 if position == 1 else size
+
+
+def _collect(model: onnx.ModelProto) -> Iterator[tuple[str, TensorShape]]:
+    for graph, _ in iter_graphs(model.graph):
+        for tensor in graph.initializer:
+            yield tensor.name, TensorShape(tensor.data_type, tuple(int(d) for d in tensor.dims))
+        for value in (*graph.input, *graph.value_info, *graph.output):
+            shape = _value_shape(value)
+            if shape is not None:
+                yield value.name, shape
+
+
+def _value_shape(value: onnx.ValueInfoProto) -> TensorShape | None:
+    if not value.type.HasField("tensor_type"):
+        return None
+    tensor_type = value.type.tensor_type
+    if not tensor_type.HasField("shape"):
+        return TensorShape(tensor_type.elem_type, None)
+    dims = tuple(
+        int(d.dim_value) if d.HasField("dim_value") else None for d in tensor_type.shape.dim
+    )
+    return TensorShape(tensor_type.elem_type, dims)
