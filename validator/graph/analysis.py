@@ -84,7 +84,7 @@ def _tally_graph(index: GraphIndex, shapes: ShapeMap) -> MacTally:
         try:
             tally.add(node.op_type, count_node(view))
         except Unknown:
-            tally.uncounted.append(index.node_name(position))
+            tally.uncounted.append(f"{index.node_name(position)} ({node.op_type})")
     return tally
 
 

@@ -1,0 +1,1 @@
+"""pytest plugin for robust-validate (registered through the pytest11 entry point)."""

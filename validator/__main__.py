@@ -1,0 +1,8 @@
+"""``python -m validator`` does what the ``robust-validate`` command does."""
+
+from __future__ import annotations
+
+from validator.cli import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""The budget rules: ``params``, ``file-size`` and ``flops`` (multiply-adds)."""
+
+from __future__ import annotations
+
+from validator.checks.context import Context
+from validator.checks.registry import Stage, register
+from validator.findings import Finding, Status
+from validator.graph.analysis import top_ops
+from validator.units import si, size_bytes
+from validator.vocab import CheckId, MacsConvention
+
+_MATRIX_OPS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul", "Einsum"})
+
+
+@register(CheckId.PARAMS, "effective parameters under the budget", Stage.STATIC)
+def check_params(ctx: Context) -> Finding:
+    params, limit = ctx.analysis.params, ctx.profile.max_params
+    largest = sorted(params.tensors.items(), key=lambda kv: -kv[1])[:5]
+    details = {"largest_tensors": dict(largest), "tensors": len(params.tensors)}
+    ok = params.total < limit  # the official checker tests params < 30e6
+    relation = "<" if ok else ">="
+    message = (
+        f"{params.total:,} parameters ({si(params.total)}) {relation} limit {limit:,}"
+        f" (float constants feeding weights; BatchNorm statistics and scalars excluded)"
+    )
+    if not ok:
+        message += f"; over by {params.total - limit + 1:,}; largest: " + ", ".join(
+            f"{name} ({n:,})" for name, n in largest[:3]
+        )
+    return ctx.verdict(CheckId.PARAMS, ok, message, params.total, limit, details)
+
+
+@register(CheckId.FILE_SIZE, "model file plus external data under the size limit", Stage.STATIC)
+def check_file_size(ctx: Context) -> Finding:
+    total, limit = ctx.model.total_bytes, ctx.profile.max_file_bytes
+    ok = total <= limit
+    external = ctx.model.external_data_bytes
+    extra = f" ({size_bytes(ctx.model.file_bytes)} + {size_bytes(external)} external)" if external else ""
+    relation = "<=" if ok else ">"
+    message = f"{size_bytes(total)}{extra} {relation} limit {size_bytes(limit)} (1 MB = 10^6 bytes)"
+    details = {"file_bytes": ctx.model.file_bytes, "external_data_bytes": external}
+    return ctx.verdict(CheckId.FILE_SIZE, ok, message, total, limit, details)
+
+
+@register(CheckId.FLOPS, "multiply-adds per image under the budget", Stage.STATIC)
+def check_flops(ctx: Context) -> Finding:
+    tally, convention = ctx.analysis.macs, ctx.profile.macs_convention
+    macs, limit = tally.total[convention], ctx.profile.max_macs
+    ok = macs < limit  # the official checker tests flops < 5e9
+    message = (
+        f"{si(macs)} multiply-adds ({convention.value} convention, batch 1, "
+        f"{ctx.profile.input_size}x{ctx.profile.input_size}) {'<' if ok else '>='} {si(limit)}"
+    )
+    if not ok:
+        message += f"; over by {si(macs - limit + 1)}; heaviest: " + ", ".join(
+            f"{op} {si(n)}" for op, n in list(top_ops(tally, convention))[:3]
+        )
+    notes = list(tally.notes) + _scaling_note(ctx)
+    details = _flops_details(ctx, notes)
+    heavy_unknown = [n for n in tally.uncounted if n.rsplit(" (", 1)[-1][:-1] in _MATRIX_OPS]
+    if tally.uncounted:
+        message += f"; {len(tally.uncounted)} nodes with unknown shapes not counted (a lower bound)"
+    if notes:
+        message += "; " + "; ".join(notes)
+    if heavy_unknown and ok:
+        return ctx.finding(CheckId.FLOPS, Status.ERROR, message, details)
+    return ctx.verdict(CheckId.FLOPS, ok, message, macs, limit, details)
+
+
+def _flops_details(ctx: Context, notes: list[str]) -> dict[str, object]:
+    tally = ctx.analysis.macs
+    by_op = {
+        op: {c.value: counts[c] for c in MacsConvention} | {"nodes": tally.nodes_by_op[op]}
+        for op, counts in sorted(tally.by_op.items(), key=lambda kv: -kv[1][MacsConvention.FULL])
+    }
+    return {
+        "convention": ctx.profile.macs_convention.value,
+        "macs": {c.value: tally.total[c] for c in MacsConvention},
+        "by_op": by_op,
+        "uncounted_nodes": tally.uncounted[:50],
+        "notes": notes,
+    }
+
+
+def _scaling_note(ctx: Context) -> list[str]:
+    second = ctx.analysis_batch2
+    if second is None:
+        return []
+    one = ctx.analysis.macs.total[MacsConvention.FULL]
+    two = second.macs.total[MacsConvention.FULL]
+    if one and abs(two - 2 * one) > 0.001 * 2 * one:
+        return [f"cost does not scale with the batch (N=2 costs {two / one:.3f}x N=1)"]
+    return []

@@ -1,0 +1,104 @@
+"""What checks share: the loaded model, the profile, and lazily computed, cached evidence.
+
+Each expensive thing (graph analysis, the onnxruntime session, sample images, sample outputs)
+is computed at most once per model however many checks ask for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from validator.config import Profile
+from validator.data.samples import SampleImages, sample_images
+from validator.findings import Finding, Severity, Status
+from validator.graph.analysis import GraphAnalysis, analyse
+from validator.inference import Runner
+from validator.model import LoadedModel
+from validator.vocab import CheckId
+
+
+@dataclass(frozen=True)
+class SampleRun:
+    """Outputs of the model on the sample images: as one batch, and again (for determinism)."""
+
+    batched: np.ndarray
+    repeated: np.ndarray
+    batch_size: int
+
+
+class Context:
+    """Shared state of one validation run."""
+
+    def __init__(self, model: LoadedModel, profile: Profile, threads: int | None = None) -> None:
+        self.model = model
+        self.profile = profile
+        self.threads = threads
+
+    @cached_property
+    def analysis(self) -> GraphAnalysis:
+        """Shapes, multiply-adds and parameters at batch 1."""
+        return analyse(self.model.proto, batch=1, size=self.profile.input_size)
+
+    @cached_property
+    def batch_is_symbolic(self) -> bool:
+        """True when the (first) input's batch dimension is not a fixed number."""
+        if not self.analysis.index.inputs:
+            return False
+        dims = self.analysis.index.inputs[0].type.tensor_type.shape.dim
+        return bool(dims) and not (dims[0].HasField("dim_value") and dims[0].dim_value > 0)
+
+    @cached_property
+    def analysis_batch2(self) -> GraphAnalysis | None:
+        """The same analysis at batch 2 (None for a fixed batch), to check cost scales with N."""
+        if not self.batch_is_symbolic:
+            return None
+        return analyse(self.model.proto, batch=2, size=self.profile.input_size)
+
+    @cached_property
+    def runner(self) -> Runner:
+        """The onnxruntime session (raises RuntimeFailure)."""
+        return Runner(self.model.path, self.threads)
+
+    @cached_property
+    def samples(self) -> SampleImages:
+        """A few real images in the profile's preprocessing."""
+        return sample_images(self.profile, count=self.profile.runtime_batch)
+
+    @cached_property
+    def sample_run(self) -> SampleRun:
+        """Outputs on the sample batch, run twice (raises RuntimeFailure)."""
+        batch = self.samples.tensors
+        first = self.runner.run(batch)
+        second = self.runner.run(batch)
+        return SampleRun(first, second, len(batch))
+
+    def severity(self, check: CheckId) -> Severity:
+        """The profile's severity for ``check``."""
+        return self.profile.severity_of(check)
+
+    def verdict(
+        self,
+        check: CheckId,
+        ok: bool,
+        message: str,
+        measured: Any = None,
+        limit: Any = None,
+        details: dict[str, Any] | None = None,
+    ) -> Finding:
+        """A pass, or a failure whose status follows the check's severity (fail or warn)."""
+        severity = self.severity(check)
+        if ok:
+            status = Status.PASS
+        else:
+            status = Status.FAIL if severity is Severity.ERROR else Status.WARN
+        return Finding(check.value, status, severity, message, measured, limit, details or {})
+
+    def finding(
+        self, check: CheckId, status: Status, message: str, details: dict[str, Any] | None = None
+    ) -> Finding:
+        """A finding with an explicit status (skip, error, warn)."""
+        return Finding(check.value, status, self.severity(check), message, details=details or {})

@@ -1,0 +1,98 @@
+"""The command line: options -> profile -> pipeline -> reporter -> exit status.
+
+Exit statuses (REPORT.md): 0 pass, 1 fail (or a warning under --strict), 2 usage error or
+unreadable data. No Python traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from validator import __version__
+from validator.console import make_console, print_error, render_report
+from validator.errors import ValidatorError
+from validator.findings import Report, Verdict
+from validator.pipeline import validate
+from validator.reporting import report_to_json
+
+EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+class _DefaultCommandGroup(click.Group):
+    """``robust-validate MODEL`` means ``robust-validate check MODEL``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "--version")):
+            args = ["check", *args]
+        return super().parse_args(ctx, args)
+
+
+def _guarded(fn: Callable[..., int]) -> Callable[..., None]:
+    """Turn library errors into a one-line message and exit status 2, results into exit codes."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            code = fn(*args, **kwargs)
+        except ValidatorError as exc:
+            print_error(make_console(stderr=True), str(exc))
+            code = EXIT_USAGE
+        except KeyboardInterrupt:
+            code = 130
+        sys.exit(code)
+
+    return wrapper
+
+
+@click.group(cls=_DefaultCommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="robust-validate")
+def cli() -> None:
+    """Check an ONNX classifier against the competition rules and estimate its score."""
+
+
+@cli.command("check")
+@click.argument("model", type=click.Path(path_type=Path, dir_okay=True))
+@click.option("--profile", default="final", show_default=True,
+              help="final, preliminary, or a PATH.toml overriding one of them.")
+@click.option("--json", "json_path", metavar="PATH", help="Write the JSON report ('-' = stdout).")
+@click.option("--checks", "select", metavar="IDS", help="Comma-separated check ids to run.")
+@click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the summary line.")
+@click.option("--threads", type=click.IntRange(min=1), help="onnxruntime intra-op threads.")
+@_guarded
+def check_command(model: Path, profile: str, json_path: str | None, select: str | None,
+                  strict: bool, quiet: bool, threads: int | None) -> int:
+    """Validate MODEL (an .onnx file) and print the checks table."""
+    chosen = [s.strip() for s in select.split(",") if s.strip()] if select else None
+    report = validate(model, profile, select=chosen, threads=threads)
+    return _emit(report, json_path, quiet, strict)
+
+
+def _emit(report: Report, json_path: str | None, quiet: bool, strict: bool) -> int:
+    if json_path == "-":
+        click.echo(report_to_json(report), nl=False)
+    else:
+        render_report(report, make_console(), quiet=quiet)
+        if json_path:
+            _write_text(Path(json_path), report_to_json(report))
+    if report.verdict is Verdict.FAIL:
+        return EXIT_FAIL
+    return EXIT_FAIL if strict and report.warnings else EXIT_PASS
+
+
+def _write_text(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ValidatorError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point."""
+    cli.main(args=list(argv) if argv is not None else None, prog_name="robust-validate")

@@ -1,0 +1,1 @@
+"""Datasets: formats, decoding, resizing and channel order."""

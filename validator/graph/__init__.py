@@ -1,0 +1,1 @@
+"""Pure ModelProto analysis: indexing, shapes, multiply-adds, parameters."""
