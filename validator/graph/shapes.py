@@ -48,15 +48,33 @@ ShapeMap = dict[str, TensorShape]
 def infer_shapes(model: onnx.ModelProto, batch: int, size: int) -> ShapeMap:
     """Shapes of every tensor in ``model`` (and its subgraphs) with symbolic input dims bound:
     the first to ``batch``, the others of a 4-D image input to 3 / ``size`` by position."""
+    from validator.graph.folding import complete_shapes  # folding builds on this module
+
     skeleton = _skeleton(model)
     _bind_inputs(skeleton.graph, batch, size)
+    inferred = _infer(skeleton)
+    shapes = dict(_collect(inferred))
+    if not _all_known(inferred.graph, shapes):
+        shapes = complete_shapes(inferred.graph, shapes, list(skeleton.opset_import))
+    return shapes
+
+
+def _infer(skeleton: onnx.ModelProto) -> onnx.ModelProto:
     try:
-        inferred = onnx.shape_inference.infer_shapes(
+        return onnx.shape_inference.infer_shapes(
             skeleton, check_type=False, strict_mode=False, data_prop=True
         )
     except Exception:  # inference is best effort: a failure leaves dims unknown, not a crash
-        inferred = skeleton
-    return dict(_collect(inferred))
+        return skeleton
+
+
+def _all_known(graph: onnx.GraphProto, shapes: ShapeMap) -> bool:
+    for node in graph.node:
+        for name in node.output:
+            shape = shapes.get(name)
+            if name and (shape is None or not shape.known):
+                return False
+    return True
 
 
 def _skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -100,15 +118,16 @@ def _collect(model: onnx.ModelProto) -> Iterator[tuple[str, TensorShape]]:
         for tensor in graph.initializer:
             yield tensor.name, TensorShape(tensor.data_type, tuple(int(d) for d in tensor.dims))
         for value in (*graph.input, *graph.value_info, *graph.output):
-            shape = _value_shape(value)
+            shape = value_shape(value.type)
             if shape is not None:
                 yield value.name, shape
 
 
-def _value_shape(value: onnx.ValueInfoProto) -> TensorShape | None:
-    if not value.type.HasField("tensor_type"):
+def value_shape(type_proto: onnx.TypeProto) -> TensorShape | None:
+    """TensorShape of a tensor TypeProto (None for sequences, maps, optionals)."""
+    if not type_proto.HasField("tensor_type"):
         return None
-    tensor_type = value.type.tensor_type
+    tensor_type = type_proto.tensor_type
     if not tensor_type.HasField("shape"):
         return TensorShape(tensor_type.elem_type, None)
     dims = tuple(

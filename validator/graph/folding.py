@@ -1,0 +1,290 @@
+"""Constant folding of the small tensors that carry shapes.
+
+Exporters compute Reshape targets, Pad amounts and Slice bounds at run time from ``Shape`` of
+activations (Shape -> Gather -> Div -> Concat -> Reshape). Once the batch is bound, those values
+are known; ONNX's own data propagation stops at the first op it does not cover. This module
+evaluates such chains with numpy (small tensors only) so shape inference can continue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from validator.graph.shapes import ShapeMap, TensorShape, value_shape
+
+MAX_ELEMENTS = 4096  # fold only shape-sized tensors; weights never pass through here
+Values = dict[str, np.ndarray]
+Evaluator = Callable[[Sequence[np.ndarray | None], dict[str, Any]], np.ndarray | None]
+
+
+def _axes(attrs: dict[str, Any], inputs: Sequence[np.ndarray | None], i: int) -> list[int] | None:
+    if "axes" in attrs:
+        return list(attrs["axes"])
+    if len(inputs) > i and inputs[i] is not None:
+        return [int(a) for a in np.asarray(inputs[i]).reshape(-1)]
+    return None
+
+
+def _int_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if np.issubdtype(a.dtype, np.integer) and np.issubdtype(b.dtype, np.integer):
+        return np.trunc(a / b).astype(a.dtype)  # ONNX integer Div truncates toward zero
+    return np.asarray(a / b, dtype=a.dtype)
+
+
+def _slice(x: Sequence[np.ndarray | None], attrs: dict[str, Any]) -> np.ndarray:
+    data, starts, ends = x[0], x[1], x[2]
+    assert data is not None and starts is not None and ends is not None
+    axes = x[3] if len(x) > 3 and x[3] is not None else np.arange(len(starts))
+    steps = x[4] if len(x) > 4 and x[4] is not None else np.ones(len(starts), dtype=np.int64)
+    index = [slice(None)] * data.ndim
+    for s, e, a, st in zip(starts, ends, axes, steps):
+        index[int(a)] = slice(int(s), int(e), int(st))
+    return data[tuple(index)]
+
+
+def _unsqueeze(x: Sequence[np.ndarray | None], attrs: dict[str, Any]) -> np.ndarray:
+    data, axes = x[0], _axes(attrs, x, 1) or []
+    assert data is not None
+    rank = data.ndim + len(axes)
+    for a in sorted(a % rank for a in axes):
+        data = np.expand_dims(data, a)
+    return data
+
+
+def _squeeze(x: Sequence[np.ndarray | None], attrs: dict[str, Any]) -> np.ndarray:
+    data, axes = x[0], _axes(attrs, x, 1)
+    assert data is not None
+    return np.squeeze(data, axis=tuple(axes) if axes is not None else None)
+
+
+def _cast(x: Sequence[np.ndarray | None], attrs: dict[str, Any]) -> np.ndarray:
+    assert x[0] is not None
+    return x[0].astype(onnx.helper.tensor_dtype_to_np_dtype(int(attrs["to"])))
+
+
+def _gather(x: Sequence[np.ndarray | None], attrs: dict[str, Any]) -> np.ndarray:
+    assert x[0] is not None and x[1] is not None
+    return np.take(x[0], x[1].astype(np.int64), axis=int(attrs.get("axis", 0)))
+
+
+def _reshape(x: Sequence[np.ndarray | None], attrs: dict[str, Any]) -> np.ndarray:
+    assert x[0] is not None and x[1] is not None
+    shape = [int(s) if s != 0 else x[0].shape[i] for i, s in enumerate(x[1].reshape(-1))]
+    return x[0].reshape(shape)
+
+
+def _small(shape: Sequence[int]) -> list[int]:
+    """``shape`` as ints, refusing (ValueError) anything larger than a shape tensor."""
+    dims = [int(d) for d in shape]
+    if any(d < 0 for d in dims) or _elements(dims) > MAX_ELEMENTS:
+        raise ValueError("too large to fold")
+    return dims
+
+
+def _constant_of_shape(x: Sequence[np.ndarray | None], attrs: dict[str, Any]) -> np.ndarray:
+    assert x[0] is not None
+    _small(x[0].reshape(-1))
+    value = attrs.get("value")
+    fill = numpy_helper.to_array(value).reshape(-1) if value is not None else np.zeros(1, np.float32)
+    return np.full([int(d) for d in x[0].reshape(-1)], fill[0], dtype=fill.dtype)
+
+
+def _binary(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Evaluator:
+    def run(x: Sequence[np.ndarray | None], attrs: dict[str, Any]) -> np.ndarray:
+        assert x[0] is not None and x[1] is not None
+        return np.asarray(fn(x[0], x[1]))
+
+    return run
+
+
+def _unary(fn: Callable[[np.ndarray], np.ndarray]) -> Evaluator:
+    def run(x: Sequence[np.ndarray | None], attrs: dict[str, Any]) -> np.ndarray:
+        assert x[0] is not None
+        return np.asarray(fn(x[0])).astype(x[0].dtype)
+
+    return run
+
+
+def _where(x: Sequence[np.ndarray | None], attrs: dict[str, Any]) -> np.ndarray:
+    assert x[0] is not None and x[1] is not None and x[2] is not None
+    return np.where(x[0], x[1], x[2])
+
+
+def _concat(x: Sequence[np.ndarray | None], attrs: dict[str, Any]) -> np.ndarray:
+    return np.concatenate([np.asarray(v) for v in x], axis=int(attrs.get("axis", 0)))
+
+
+def _range(x: Sequence[np.ndarray | None], attrs: dict[str, Any]) -> np.ndarray:
+    assert x[0] is not None and x[1] is not None and x[2] is not None
+    start, limit, delta = x[0].item(), x[1].item(), x[2].item()
+    _small([max(0, int(np.ceil((limit - start) / delta))) if delta else MAX_ELEMENTS + 1])
+    return np.arange(start, limit, delta, dtype=x[0].dtype)
+
+
+def _expand(x: Sequence[np.ndarray | None], attrs: dict[str, Any]) -> np.ndarray:
+    assert x[0] is not None and x[1] is not None
+    shape = np.broadcast_shapes(x[0].shape, tuple(int(d) for d in x[1].reshape(-1)))
+    _small(shape)
+    return np.broadcast_to(x[0], shape).copy()
+
+
+def _transpose(x: Sequence[np.ndarray | None], attrs: dict[str, Any]) -> np.ndarray:
+    assert x[0] is not None
+    perm = attrs.get("perm")
+    return np.transpose(x[0], list(perm) if perm is not None else None)
+
+
+def _tile(x: Sequence[np.ndarray | None], attrs: dict[str, Any]) -> np.ndarray:
+    assert x[0] is not None and x[1] is not None
+    reps = [int(r) for r in x[1].reshape(-1)]
+    _small([a * b for a, b in zip(x[0].shape, reps)])
+    return np.tile(x[0], reps)
+
+
+def _flatten(x: Sequence[np.ndarray | None], attrs: dict[str, Any]) -> np.ndarray:
+    assert x[0] is not None
+    axis = int(attrs.get("axis", 1)) % max(1, x[0].ndim)
+    return x[0].reshape(int(np.prod(x[0].shape[:axis])), -1)
+
+
+EVALUATORS: Mapping[str, Evaluator] = MappingProxyType(
+    {
+        "Transpose": _transpose,
+        "Tile": _tile,
+        "Flatten": _flatten,
+        "Identity": _unary(lambda a: a),
+        "Cast": _cast,
+        "Gather": _gather,
+        "Unsqueeze": _unsqueeze,
+        "Squeeze": _squeeze,
+        "Concat": _concat,
+        "Slice": _slice,
+        "Reshape": _reshape,
+        "ConstantOfShape": _constant_of_shape,
+        "Range": _range,
+        "Expand": _expand,
+        "Where": _where,
+        "Add": _binary(np.add),
+        "Sub": _binary(np.subtract),
+        "Mul": _binary(np.multiply),
+        "Div": _binary(_int_div),
+        "Mod": _binary(np.fmod),
+        "Min": _binary(np.minimum),
+        "Max": _binary(np.maximum),
+        "Equal": _binary(np.equal),
+        "Less": _binary(np.less),
+        "Greater": _binary(np.greater),
+        "And": _binary(np.logical_and),
+        "Or": _binary(np.logical_or),
+        "Not": _unary(np.logical_not),
+        "Neg": _unary(np.negative),
+        "Abs": _unary(np.abs),
+        "Floor": _unary(np.floor),
+        "Ceil": _unary(np.ceil),
+        "Sqrt": _unary(np.sqrt),
+        "ReduceProd": lambda x, a: np.prod(np.asarray(x[0]), keepdims=bool(a.get("keepdims", 1))),
+    }
+)
+
+
+def complete_shapes(
+    graph: onnx.GraphProto, shapes: ShapeMap, opsets: Sequence[onnx.OperatorSetIdProto]
+) -> ShapeMap:
+    """Fill the shapes whole-graph inference left unknown, in one topological pass: each node
+    with an unknown output is re-inferred alone with the folded values of its small inputs,
+    and each node's small output is folded for the nodes after it."""
+    shapes = dict(shapes)
+    values: Values = {}
+    for tensor in graph.initializer:
+        if _elements(tensor.dims) <= MAX_ELEMENTS:
+            values[tensor.name] = numpy_helper.to_array(tensor)
+    version = {o.domain or "": o.version for o in opsets}
+    for node in graph.node:  # exported graphs are topologically sorted (checker enforces it)
+        if any(n and not _known(shapes.get(n)) for n in node.output):
+            shapes.update(_infer_node(node, shapes, values, version, opsets))
+        result = _evaluate(node, values, shapes)
+        if result is not None and result.size <= MAX_ELEMENTS and node.output:
+            values[node.output[0]] = result
+            shapes[node.output[0]] = TensorShape(_elem_type(result), tuple(result.shape))
+    return shapes
+
+
+def _known(shape: TensorShape | None) -> bool:
+    return shape is not None and shape.known
+
+
+def _elem_type(value: np.ndarray) -> int:
+    return int(onnx.helper.np_dtype_to_tensor_dtype(value.dtype))
+
+
+def _infer_node(
+    node: onnx.NodeProto,
+    shapes: ShapeMap,
+    values: Values,
+    version: dict[str, int],
+    opsets: Sequence[onnx.OperatorSetIdProto],
+) -> ShapeMap:
+    domain = "" if node.domain == "ai.onnx" else node.domain
+    try:
+        schema = onnx.defs.get_schema(node.op_type, version.get(domain, 1), domain)
+        types = {n: _type_proto(shapes[n]) for n in node.input if n and n in shapes}
+        data = {n: numpy_helper.from_array(values[n], n) for n in node.input if n in values}
+        inferred = onnx.shape_inference.infer_node_outputs(
+            schema, node, types, data, opset_imports=list(opsets)
+        )
+    except Exception:  # no schema, a missing input type, or an inference error: stay unknown
+        return {}
+    out: ShapeMap = {}
+    for name, type_proto in inferred.items():
+        shape = value_shape(type_proto)
+        if shape is not None and (shape.known or not _known(shapes.get(name))):
+            out[name] = shape
+    return out
+
+
+def _type_proto(shape: TensorShape) -> onnx.TypeProto:
+    dims = list(shape.dims) if shape.dims is not None else None
+    return onnx.helper.make_tensor_type_proto(shape.elem_type, dims)
+
+
+def _evaluate(node: onnx.NodeProto, values: Values, shapes: ShapeMap) -> np.ndarray | None:
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+    if node.op_type == "Constant":
+        tensor = attrs.get("value")
+        return numpy_helper.to_array(tensor) if isinstance(tensor, onnx.TensorProto) else None
+    if node.op_type in ("Shape", "Size"):
+        return _shape_value(node, attrs, shapes)
+    evaluator = EVALUATORS.get(node.op_type)
+    if evaluator is None or node.domain not in ("", "ai.onnx") or len(node.output) != 1:
+        return None
+    inputs = [values.get(n) if n else None for n in node.input]
+    if any(v is None for v, n in zip(inputs, node.input) if n):
+        return None
+    try:
+        return np.asarray(evaluator(inputs, attrs))
+    except Exception:  # an op variant we do not model: leave the value unknown
+        return None
+
+
+def _shape_value(node: onnx.NodeProto, attrs: dict[str, Any], shapes: ShapeMap) -> np.ndarray | None:
+    shape = shapes.get(node.input[0]) if node.input else None
+    if shape is None or not shape.known or shape.dims is None:
+        return None
+    dims = np.array(shape.dims, dtype=np.int64)
+    if node.op_type == "Size":
+        return np.array(int(np.prod(dims)), dtype=np.int64)
+    start, end = int(attrs.get("start", 0)), attrs.get("end")
+    return dims[start : int(end) if end is not None else None]
+
+
+def _elements(dims: Sequence[int]) -> int:
+    total = 1
+    for d in dims:
+        total *= int(d)
+    return total
