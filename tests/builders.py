@@ -54,8 +54,9 @@ def classifier(
         nodes.append(helper.make_node("Transpose", ["input"], ["nchw"], perm=[0, 3, 1, 2]))
         source = "nchw"
     nodes += [
-        helper.make_node("Conv", [source, "conv.weight", "conv.bias"], ["c"], strides=[2, 2],
-                         pads=[1, 1, 1, 1]),
+        helper.make_node(
+            "Conv", [source, "conv.weight", "conv.bias"], ["c"], strides=[2, 2], pads=[1, 1, 1, 1]
+        ),
         helper.make_node("Relu", ["c"], ["r"]),
         helper.make_node("GlobalAveragePool", ["r"], ["p"]),
         helper.make_node("Flatten", ["p"], ["f"]),

@@ -10,9 +10,7 @@ from validator.findings import Severity
 from validator.vocab import ChannelOrder, CheckId, MacsConvention
 
 
-@pytest.mark.parametrize(
-    ("name", "classes"), [("final", 100), ("preliminary", 20)]
-)
+@pytest.mark.parametrize(("name", "classes"), [("final", 100), ("preliminary", 20)])
 def test_builtin_profiles_hold_the_competition_limits(name: str, classes: int) -> None:
     profile = load_profile(name)
     assert profile.num_classes == classes

@@ -13,7 +13,9 @@ F = TensorProto.FLOAT
 FULL = MacsConvention.FULL
 
 
-def _matmul_body(name: str, weight: str, extra_inputs: list[onnx.ValueInfoProto]) -> onnx.GraphProto:
+def _matmul_body(
+    name: str, weight: str, extra_inputs: list[onnx.ValueInfoProto]
+) -> onnx.GraphProto:
     return helper.make_graph(
         [helper.make_node("MatMul", ["x", weight], [f"{name}_out"])],
         name, extra_inputs, [helper.make_tensor_value_info(f"{name}_out", F, [1, 8])],
@@ -37,8 +39,9 @@ def test_if_counts_the_more_expensive_branch() -> None:
         [helper.make_tensor_value_info("c_out", F, [1, 8])],
     )  # fmt: skip
     heavy = _matmul_body("heavy", "w", [])
-    node = helper.make_node("If", ["flag"], ["y"], name="choice", then_branch=cheap,
-                            else_branch=heavy)
+    node = helper.make_node(
+        "If", ["flag"], ["y"], name="choice", then_branch=cheap, else_branch=heavy
+    )
     w = numpy_helper.from_array(np.zeros((8, 8), np.float32), "w")
     tally = analyse(_model([node], [w])).macs
     assert tally.total[FULL] == 64
@@ -58,8 +61,9 @@ def _loop(trips: TensorProto | None) -> onnx.ModelProto:
     inits = [numpy_helper.from_array(np.zeros((8, 8), np.float32), "w")]
     if trips is not None:
         inits.append(trips)
-    node = helper.make_node("Loop", ["M" if trips is not None else "", "flag"], ["y"],
-                            name="loop", body=body)
+    node = helper.make_node(
+        "Loop", ["M" if trips is not None else "", "flag"], ["y"], name="loop", body=body
+    )
     return _model([node], inits)
 
 

@@ -35,7 +35,11 @@ def check_file_size(ctx: Context) -> Finding:
     total, limit = ctx.model.total_bytes, ctx.profile.max_file_bytes
     ok = total <= limit
     external = ctx.model.external_data_bytes
-    extra = f" ({size_bytes(ctx.model.file_bytes)} + {size_bytes(external)} external)" if external else ""
+    extra = (
+        f" ({size_bytes(ctx.model.file_bytes)} + {size_bytes(external)} external)"
+        if external
+        else ""
+    )
     relation = "<=" if ok else ">"
     message = f"{size_bytes(total)}{extra} {relation} limit {size_bytes(limit)} (1 MB = 10^6 bytes)"
     details = {"file_bytes": ctx.model.file_bytes, "external_data_bytes": external}

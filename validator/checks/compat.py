@@ -53,5 +53,6 @@ def check_operators(ctx: Context) -> Finding:
     if problems:
         return ctx.verdict(CheckId.OPERATORS, False, "; ".join(problems), details=details)
     ops = len({n.op_type for n in ctx.model.proto.graph.node})
-    return ctx.verdict(CheckId.OPERATORS, True, f"{ops} standard operator types, no control flow",
-                       details=details)
+    return ctx.verdict(
+        CheckId.OPERATORS, True, f"{ops} standard operator types, no control flow", details=details
+    )

@@ -91,10 +91,8 @@ class Context:
     ) -> Finding:
         """A pass, or a failure whose status follows the check's severity (fail or warn)."""
         severity = self.severity(check)
-        if ok:
-            status = Status.PASS
-        else:
-            status = Status.FAIL if severity is Severity.ERROR else Status.WARN
+        failed = Status.FAIL if severity is Severity.ERROR else Status.WARN
+        status = Status.PASS if ok else failed
         return Finding(check.value, status, severity, message, measured, limit, details or {})
 
     def finding(

@@ -35,8 +35,13 @@ def check_input(ctx: Context) -> Finding:
     expected = f"N x 3 x {size} x {size} float32"
     if len(inputs) != 1:
         names = ", ".join(v.name for v in inputs) or "none"
-        return ctx.verdict(CheckId.INPUT, False, f"{len(inputs)} graph inputs ({names}); "
-                           f"expected exactly one, {expected}", measured=len(inputs), limit=1)
+        return ctx.verdict(
+            CheckId.INPUT,
+            False,
+            f"{len(inputs)} graph inputs ({names}); expected exactly one, {expected}",
+            measured=len(inputs),
+            limit=1,
+        )
     value = inputs[0]
     dims, dtype = declared_dims(value), type_name(value.type.tensor_type.elem_type)
     shown = f"input {value.name!r} is {' x '.join(map(str, dims))} {dtype}"
@@ -45,8 +50,13 @@ def check_input(ctx: Context) -> Finding:
     if problems:
         message = f"{shown}; expected {expected}: {'; '.join(problems)}"
         return ctx.verdict(CheckId.INPUT, False, message, measured=str(dims), details=details)
-    return ctx.verdict(CheckId.INPUT, True, f"{shown} (channel order {ctx.profile.channel_order.value.upper()})",
-                       measured=str(dims), details=details)
+    return ctx.verdict(
+        CheckId.INPUT,
+        True,
+        f"{shown} (channel order {ctx.profile.channel_order.value.upper()})",
+        measured=str(dims),
+        details=details,
+    )
 
 
 def _input_problems(dims: list[int | str], dtype: str, size: int) -> list[str]:
@@ -71,19 +81,30 @@ def check_output(ctx: Context) -> Finding:
     classes = ctx.profile.num_classes
     if len(outputs) != 1:
         names = ", ".join(o.name for o in outputs)
-        return ctx.verdict(CheckId.OUTPUT, False, f"{len(outputs)} graph outputs ({names}); the "
-                           f"platform reads one N x {classes} output", measured=len(outputs), limit=1)
+        return ctx.verdict(
+            CheckId.OUTPUT,
+            False,
+            f"{len(outputs)} graph outputs ({names}); the platform reads one N x {classes} output",
+            measured=len(outputs),
+            limit=1,
+        )
     value = outputs[0]
     inferred = ctx.analysis.shapes.get(value.name)
-    dims = list(inferred.dims) if inferred is not None and inferred.dims is not None else None
-    details = {"output": describe(value), "inferred_at_batch_1": dims}
-    if dims is None or None in dims:
-        dims = declared_dims(value)  # type: ignore[assignment]
+    inferred_dims = inferred.dims if inferred is not None and inferred.known else None
+    details = {"output": describe(value), "inferred_at_batch_1": inferred_dims}
+    dims: list[int | str] = (
+        [int(d or 0) for d in inferred_dims] if inferred_dims else declared_dims(value)
+    )
     shown = f"output {value.name!r} is {' x '.join(map(str, dims))} at batch 1"
     classes_seen = dims[-1] if dims else None
     ok = len(dims) == 2 and classes_seen == classes and (dims[0] == 1 or isinstance(dims[0], str))
     if not ok and len(dims) == 2 and isinstance(classes_seen, int):
         shown += f" ({classes_seen} classes)"
-    return ctx.verdict(CheckId.OUTPUT, ok, f"{shown}; expected N x {classes} "
-                       f"(profile {ctx.profile.name})", measured=classes_seen, limit=classes,
-                       details=details)
+    return ctx.verdict(
+        CheckId.OUTPUT,
+        ok,
+        f"{shown}; expected N x {classes} (profile {ctx.profile.name})",
+        measured=classes_seen,
+        limit=classes,
+        details=details,
+    )

@@ -13,8 +13,18 @@ from validator.vocab import CheckId
 
 T = onnx.TensorProto
 _QUANTIZED_OPS = frozenset(
-    """QuantizeLinear DequantizeLinear DynamicQuantizeLinear QLinearConv QLinearMatMul
-    ConvInteger MatMulInteger QLinearAdd QLinearMul QGemm""".split()
+    [
+        "QuantizeLinear",
+        "DequantizeLinear",
+        "DynamicQuantizeLinear",
+        "QLinearConv",
+        "QLinearMatMul",
+        "ConvInteger",
+        "MatMulInteger",
+        "QLinearAdd",
+        "QLinearMul",
+        "QGemm",
+    ]
 )
 # Casting a value to one of these means computing in reduced precision (or quantising).
 _LOW_PRECISION = frozenset(FLOAT_TYPES - {T.FLOAT}) | {T.INT8, T.UINT8, T.INT16, T.UINT16}

@@ -33,7 +33,9 @@ def check_runtime(ctx: Context) -> Finding:
     if bad:
         message = f"{bad} of {out.size} output values are NaN or infinite on {ctx.samples.source}"
         return ctx.verdict(CheckId.RUNTIME, False, message, bad, 0, details)
-    message = f"ran {ctx.samples.source} {mode}; output {' x '.join(map(str, out.shape))}, all finite"
+    message = (
+        f"ran {ctx.samples.source} {mode}; output {' x '.join(map(str, out.shape))}, all finite"
+    )
     return ctx.verdict(CheckId.RUNTIME, True, message, details=details)
 
 
@@ -73,7 +75,9 @@ def check_batch_consistency(ctx: Context) -> Finding:
             return ctx.finding(CheckId.BATCH_CONSISTENCY, Status.SKIP, message)
         alone = np.concatenate([ctx.runner.run(image[None]) for image in ctx.samples.tensors])
     except RuntimeFailure:
-        return ctx.finding(CheckId.BATCH_CONSISTENCY, Status.SKIP, "skipped: the model does not run")
+        return ctx.finding(
+            CheckId.BATCH_CONSISTENCY, Status.SKIP, "skipped: the model does not run"
+        )
     diff = float(np.max(np.abs(alone - run.batched))) if alone.size else 0.0
     tolerance = _tolerance(ctx, run.batched)
     worst = int(np.argmax(np.max(np.abs(alone - run.batched).reshape(len(alone), -1), axis=1)))
@@ -83,5 +87,11 @@ def check_batch_consistency(ctx: Context) -> Finding:
     )
     if diff > tolerance:
         message += f"; worst is sample {worst}"
-    return ctx.verdict(CheckId.BATCH_CONSISTENCY, diff <= tolerance, message, diff, tolerance,
-                       {"max_abs_diff": diff, "worst_sample": worst})
+    return ctx.verdict(
+        CheckId.BATCH_CONSISTENCY,
+        diff <= tolerance,
+        message,
+        diff,
+        tolerance,
+        {"max_abs_diff": diff, "worst_sample": worst},
+    )

@@ -27,9 +27,12 @@ def sample_images(profile: Profile, count: int) -> SampleImages:
     when the reference data is not installed (the report then says so)."""
     root = reference_set(profile.reference_data)
     files = _first_images(root / "clean", count) if root is not None else []
-    if files:
+    if root is not None and files:
         tensors = np.stack(
-            [load_image(f, profile.input_size, profile.resize, profile.channel_order) for f in files]
+            [
+                load_image(f, profile.input_size, profile.resize, profile.channel_order)
+                for f in files
+            ]
         )
         return SampleImages(tensors, f"{len(files)} images of reference_data/{root.name}/clean")
     return SampleImages(_synthetic(count, profile.input_size), f"{count} synthetic images")

@@ -33,7 +33,7 @@ def _axes(attrs: dict[str, Any], inputs: Sequence[np.ndarray | None], i: int) ->
 
 def _int_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if np.issubdtype(a.dtype, np.integer) and np.issubdtype(b.dtype, np.integer):
-        return np.trunc(a / b).astype(a.dtype)  # ONNX integer Div truncates toward zero
+        return np.asarray(np.trunc(a / b).astype(a.dtype))  # ONNX integer Div truncates
     return np.asarray(a / b, dtype=a.dtype)
 
 
@@ -43,7 +43,7 @@ def _slice(x: Sequence[np.ndarray | None], attrs: dict[str, Any]) -> np.ndarray:
     axes = x[3] if len(x) > 3 and x[3] is not None else np.arange(len(starts))
     steps = x[4] if len(x) > 4 and x[4] is not None else np.ones(len(starts), dtype=np.int64)
     index = [slice(None)] * data.ndim
-    for s, e, a, st in zip(starts, ends, axes, steps):
+    for s, e, a, st in zip(starts, ends, axes, steps, strict=False):
         index[int(a)] = slice(int(s), int(e), int(st))
     return data[tuple(index)]
 
@@ -89,9 +89,11 @@ def _small(shape: Sequence[int]) -> list[int]:
 
 def _constant_of_shape(x: Sequence[np.ndarray | None], attrs: dict[str, Any]) -> np.ndarray:
     assert x[0] is not None
-    _small(x[0].reshape(-1))
+    _small([int(d) for d in x[0].reshape(-1)])
     value = attrs.get("value")
-    fill = numpy_helper.to_array(value).reshape(-1) if value is not None else np.zeros(1, np.float32)
+    fill = (
+        numpy_helper.to_array(value).reshape(-1) if value is not None else np.zeros(1, np.float32)
+    )
     return np.full([int(d) for d in x[0].reshape(-1)], fill[0], dtype=fill.dtype)
 
 
@@ -143,7 +145,7 @@ def _transpose(x: Sequence[np.ndarray | None], attrs: dict[str, Any]) -> np.ndar
 def _tile(x: Sequence[np.ndarray | None], attrs: dict[str, Any]) -> np.ndarray:
     assert x[0] is not None and x[1] is not None
     reps = [int(r) for r in x[1].reshape(-1)]
-    _small([a * b for a, b in zip(x[0].shape, reps)])
+    _small([a * b for a, b in zip(x[0].shape, reps, strict=False)])
     return np.tile(x[0], reps)
 
 
@@ -264,7 +266,7 @@ def _evaluate(node: onnx.NodeProto, values: Values, shapes: ShapeMap) -> np.ndar
     if evaluator is None or node.domain not in ("", "ai.onnx") or len(node.output) != 1:
         return None
     inputs = [values.get(n) if n else None for n in node.input]
-    if any(v is None for v, n in zip(inputs, node.input) if n):
+    if any(v is None for v, n in zip(inputs, node.input, strict=True) if n):
         return None
     try:
         return np.asarray(evaluator(inputs, attrs))
@@ -272,7 +274,9 @@ def _evaluate(node: onnx.NodeProto, values: Values, shapes: ShapeMap) -> np.ndar
         return None
 
 
-def _shape_value(node: onnx.NodeProto, attrs: dict[str, Any], shapes: ShapeMap) -> np.ndarray | None:
+def _shape_value(
+    node: onnx.NodeProto, attrs: dict[str, Any], shapes: ShapeMap
+) -> np.ndarray | None:
     shape = shapes.get(node.input[0]) if node.input else None
     if shape is None or not shape.known or shape.dims is None:
         return None

@@ -12,9 +12,7 @@ from dataclasses import dataclass, field
 import onnx
 
 # Operators that produce a value without any graph input: their outputs are constants.
-_SOURCE_OPS = frozenset(
-    {"Constant", "RandomNormal", "RandomUniform", "EyeLike", "ConstantOfShape"}
-)
+_SOURCE_OPS = frozenset({"Constant", "RandomNormal", "RandomUniform", "EyeLike", "ConstantOfShape"})
 _SUBGRAPH_OPS = frozenset({"If", "Loop", "Scan"})
 
 

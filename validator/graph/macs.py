@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -30,7 +29,7 @@ P, TV, FULL = MacsConvention.PTFLOPS, MacsConvention.TORCHVISION, MacsConvention
 
 @dataclass(frozen=True)
 class NodeView:
-    """What a counting rule may look at: the node, its tensors' shapes, which inputs are constant."""
+    """What a counting rule may see: the node, its tensor shapes, which inputs are constant."""
 
     node: onnx.NodeProto
     inputs: Sequence[TensorShape | None]
@@ -119,7 +118,9 @@ def _einsum(v: NodeView) -> Counts:
     for i, term in enumerate(inputs.split(",")):
         dims = _need(v.in_dims(i))
         letters = term.replace("...", "")
-        for letter, size in zip(letters[::-1], dims[::-1]):  # ellipsis leads, letters trail
+        for letter, size in zip(
+            letters[::-1], dims[::-1], strict=False
+        ):  # ellipsis leads, letters trail
             sizes[letter] = max(sizes.get(letter, 1), size)
     out = _need(v.out_dims())
     broadcast = math.prod(out[: len(out) - len(output.replace("...", ""))])
@@ -149,13 +150,17 @@ def _clip(v: NodeView) -> Counts:
     return _per_output(1, 1)(v)
 
 
-_FREE = frozenset(
-    """Reshape Transpose Squeeze Unsqueeze Flatten Concat Split Slice Gather GatherElements
-    GatherND Shape Size Constant ConstantOfShape Identity Cast CastLike Expand Tile Pad Dropout
-    DepthToSpace SpaceToDepth Range EyeLike If Loop Scan Compress NonZero Trilu ScatterND
-    ScatterElements OneHot SequenceConstruct SequenceAt SplitToSequence ConcatFromSequence
-    Optional OptionalGetElement OptionalHasElement""".split()
-)
+# fmt: off
+_FREE = frozenset({
+    "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Concat", "Split", "Slice",
+    "Gather", "GatherElements", "GatherND", "Shape", "Size", "Constant", "ConstantOfShape",
+    "Identity", "Cast", "CastLike", "Expand", "Tile", "Pad", "Dropout", "DepthToSpace",
+    "SpaceToDepth", "Range", "EyeLike", "If", "Loop", "Scan", "Compress", "NonZero", "Trilu",
+    "ScatterND", "ScatterElements", "OneHot", "SequenceConstruct", "SequenceAt",
+    "SplitToSequence", "ConcatFromSequence", "Optional", "OptionalGetElement",
+    "OptionalHasElement",
+})
+# fmt: on
 
 RULES: Mapping[str, Callable[[NodeView], Counts]] = MappingProxyType(
     {
@@ -184,10 +189,12 @@ RULES: Mapping[str, Callable[[NodeView], Counts]] = MappingProxyType(
     }
 )
 
-_REDUCTIONS = frozenset(
-    """ReduceMean ReduceSum ReduceMax ReduceMin ReduceProd ReduceL1 ReduceL2 ReduceLogSum
-    ReduceLogSumExp ReduceSumSquare ArgMax ArgMin TopK""".split()
-)
+# fmt: off
+_REDUCTIONS = frozenset({
+    "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
+    "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare", "ArgMax", "ArgMin", "TopK",
+})
+# fmt: on
 
 
 def count_node(view: NodeView) -> Counts:

@@ -93,7 +93,7 @@ def _float_sources(index: GraphIndex, name: str, shapes: ShapeMap) -> list[str]:
 
 def _elem_type(name: str, index: GraphIndex, shapes: ShapeMap) -> int:
     if name in index.initializers:
-        return index.initializers[name].data_type
+        return int(index.initializers[name].data_type)
     shape = shapes.get(name)
     if shape is not None:
         return shape.elem_type
@@ -101,7 +101,7 @@ def _elem_type(name: str, index: GraphIndex, shapes: ShapeMap) -> int:
     if position is not None and index.graph.node[position].op_type == "Constant":
         for attr in index.graph.node[position].attribute:
             if attr.type == onnx.AttributeProto.TENSOR:
-                return attr.t.data_type
+                return int(attr.t.data_type)
     return 0
 
 
