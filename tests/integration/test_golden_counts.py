@@ -12,6 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import onnx
 import pytest
 
 from validator.graph.analysis import GraphAnalysis, analyse
@@ -88,3 +89,34 @@ def test_symbolic_batch_two_doubles_every_convention(name: str) -> None:
     one, two = analysed(name).macs.total, analyse(model, batch=2).macs.total
     for convention in MacsConvention:
         assert two[convention] == pytest.approx(2 * one[convention], rel=1e-3)
+
+
+# onnx ships weight-free "light" copies of model-zoo graphs (Caffe2 exports, opset 8 or so):
+# an independent exporter. Published figures are torchvision's for the same architectures.
+LIGHT = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
+
+
+@pytest.mark.parametrize(
+    ("file", "gmacs", "params"),
+    [
+        ("light_resnet50.onnx", 4.089, 25_557_032),
+        ("light_vgg19.onnx", 19.632, 143_667_240),
+        ("light_squeezenet.onnx", 0.349, 1_235_496),  # SqueezeNet 1.1
+        ("light_densenet121.onnx", 2.834, None),  # Caffe2's variant has a few more params
+    ],
+)
+def test_onnx_light_models_match_torchvision_tables(
+    file: str, gmacs: float, params: int | None
+) -> None:
+    analysis = analyse(load_model(LIGHT / file).proto)
+    assert not analysis.macs.uncounted
+    assert within(analysis.macs.total[MacsConvention.TORCHVISION] / 1e9, gmacs)
+    if params is not None:
+        assert within(analysis.params.total, params)
+
+
+@pytest.mark.parametrize("file", sorted(p.name for p in LIGHT.glob("*.onnx")))
+def test_every_onnx_light_model_is_fully_counted(file: str) -> None:
+    analysis = analyse(load_model(LIGHT / file).proto)
+    assert not analysis.macs.uncounted
+    assert analysis.params.total > 1_000_000
