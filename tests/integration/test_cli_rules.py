@@ -45,7 +45,7 @@ def test_a_compliant_model_passes_every_check(tmp_path: Path) -> None:
         (lambda: builders.classifier(nhwc=True), "input", "NHWC"),
         (lambda: builders.classifier(num_classes=1000), "output", "1000 classes"),
         (builders.heavy_classifier, "flops", "multiply-adds (ptflops convention"),
-        (builders.wide_classifier, "params", "over by"),
+        (builders.wide_classifier, "params", "over the limit"),
     ],
     ids=["fp16", "nhwc", "1000-classes", "over-5G", "over-30M"],
 )

@@ -24,7 +24,7 @@ def check_params(ctx: Context) -> Finding:
         f" (float constants feeding weights; BatchNorm statistics and scalars excluded)"
     )
     if not ok:
-        message += f"; over by {params.total - limit + 1:,}; largest: " + ", ".join(
+        message += f"; {params.total - limit:,} over the limit; largest: " + ", ".join(
             f"{name} ({n:,})" for name, n in largest[:3]
         )
     return ctx.verdict(CheckId.PARAMS, ok, message, params.total, limit, details)
@@ -56,8 +56,11 @@ def check_flops(ctx: Context) -> Finding:
         f"{ctx.profile.input_size}x{ctx.profile.input_size}) {'<' if ok else '>='} {si(limit)}"
     )
     if not ok:
-        message += f"; over by {si(macs - limit + 1)}; heaviest: " + ", ".join(
+        message += f"; {si(macs - limit)} over the limit; heaviest op types: " + ", ".join(
             f"{op} {si(n)}" for op, n in list(top_ops(tally, convention))[:3]
+        )
+        message += "; heaviest nodes: " + ", ".join(
+            f"{name} {si(n)}" for name, n in tally.top_nodes(convention)[:3]
         )
     notes = list(tally.notes) + _scaling_note(ctx)
     details = _flops_details(ctx, notes)
@@ -81,6 +84,7 @@ def _flops_details(ctx: Context, notes: list[str]) -> dict[str, object]:
         "convention": ctx.profile.macs_convention.value,
         "macs": {c.value: tally.total[c] for c in MacsConvention},
         "by_op": by_op,
+        "heaviest_nodes": dict(tally.top_nodes(ctx.profile.macs_convention)),
         "uncounted_nodes": tally.uncounted[:50],
         "notes": notes,
     }

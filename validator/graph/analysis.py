@@ -7,6 +7,7 @@ such choice is recorded in ``notes`` so the report can say so.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -21,6 +22,7 @@ from validator.graph.shapes import ShapeMap, infer_shapes
 from validator.vocab import MacsConvention
 
 CONVENTIONS = tuple(MacsConvention)
+TOP_NODES = 10
 
 
 @dataclass
@@ -31,6 +33,9 @@ class MacTally:
     by_op: dict[str, Counts] = field(default_factory=dict)
     nodes_by_op: dict[str, int] = field(default_factory=dict)
     uncounted: list[str] = field(default_factory=list)
+    heaviest: dict[MacsConvention, list[tuple[int, str]]] = field(
+        default_factory=lambda: {c: [] for c in CONVENTIONS}
+    )
     notes: list[str] = field(default_factory=list)
 
     def add(self, op: str, counts: Counts, times: int = 1, nodes: int = 1) -> None:
@@ -41,11 +46,31 @@ class MacTally:
             per_op[c] += counts[c] * times
         self.nodes_by_op[op] = self.nodes_by_op.get(op, 0) + nodes * times
 
+    def note_node(self, name: str, counts: Counts) -> None:
+        """Remember ``name`` if it is among the most expensive nodes of a convention."""
+        for c in CONVENTIONS:
+            self._push(c, (counts[c], name))
+
+    def _push(self, convention: MacsConvention, entry: tuple[int, str]) -> None:
+        heap = self.heaviest[convention]
+        if len(heap) < TOP_NODES:
+            heapq.heappush(heap, entry)
+        elif entry > heap[0]:
+            heapq.heapreplace(heap, entry)
+
+    def top_nodes(self, convention: MacsConvention) -> list[tuple[str, int]]:
+        """The most expensive nodes under ``convention``, heaviest first."""
+        ranked = sorted(self.heaviest[convention], reverse=True)
+        return [(name, macs) for macs, name in ranked if macs]
+
     def merge(self, other: MacTally, times: int = 1) -> None:
         """Add a subgraph's tally, executed ``times`` times."""
         for op, counts in other.by_op.items():
             self.add(op, counts, times, other.nodes_by_op[op])
         self.uncounted.extend(other.uncounted)
+        for c in CONVENTIONS:
+            for macs, name in other.heaviest[c]:
+                self._push(c, (macs * times, name))
         self.notes.extend(other.notes)
 
 
@@ -82,9 +107,12 @@ def _tally_graph(index: GraphIndex, shapes: ShapeMap) -> MacTally:
             [bool(n) and n in index.constant for n in node.input],
         )
         try:
-            tally.add(node.op_type, count_node(view))
+            counts = count_node(view)
         except Unknown:
             tally.uncounted.append(f"{index.node_name(position)} ({node.op_type})")
+            continue
+        tally.add(node.op_type, counts)
+        tally.note_node(f"{index.node_name(position)} ({node.op_type})", counts)
     return tally
 
 
