@@ -1,0 +1,264 @@
+"""The data-flow view of one graph output: the nodes whose values depend on the input image.
+
+Weights, constants and shape arithmetic (``Shape``, ``Size`` and whatever is computed from them
+and constants alone) are left out: they carry no image data, and keeping them would make two
+networks that both read ``Shape(input)`` look connected. What is left is the DAG the ensemble
+analysis reasons about, in topological order, with each node's multiply-adds under one
+convention. Everything is built in O(nodes + edges).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from validator.graph.analysis import GraphAnalysis
+from validator.graph.folding import EVALUATORS
+from validator.graph.index import GraphIndex
+from validator.graph.macs import NodeView, Unknown, count_node
+from validator.graph.shapes import ShapeMap
+from validator.vocab import MacsConvention
+
+_SHAPE_OPS = frozenset({"Shape", "Size"})
+WEIGHTED_OPS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul", "Einsum"})
+
+
+@dataclass
+class Tables:
+    """Plain-Python copies of what the analysis reads per node (protobuf field access is slow
+    at 200,000 nodes), and the set of tensors that carry image data. Built once per graph."""
+
+    analysis: GraphAnalysis
+    ops: list[str]
+    inputs: list[tuple[str, ...]]
+    outputs: list[tuple[str, ...]]
+    data: set[str]
+    macs_memo: dict[tuple[object, ...], int] = field(default_factory=dict)
+
+
+def build_tables(analysis: GraphAnalysis) -> Tables:
+    """Copy op types and tensor names out of the graph and find the data-carrying tensors."""
+    graph = analysis.index.graph
+    ops = [node.op_type for node in graph.node]
+    inputs = [tuple(node.input) for node in graph.node]
+    outputs = [tuple(node.output) for node in graph.node]
+    data = {v.name for v in analysis.index.inputs}
+    for position in analysis.index.order:
+        if ops[position] in _SHAPE_OPS:
+            continue  # a shape is metadata: it carries no pixel values
+        if any(n in data for n in inputs[position]):
+            data.update(n for n in outputs[position] if n)
+    return Tables(analysis, ops, inputs, outputs, data)
+
+
+@dataclass
+class DataFlow:
+    """The data nodes on paths from the graph inputs to ``output`` (positions in ``graph.node``).
+
+    ``macs`` holds each node's multiply-adds under one convention, counted (by macs.py) for the
+    matrix ops only, which carry the work that tells networks apart; a graph without any falls
+    back to counting every node under the ``full`` convention.
+    """
+
+    tables: Tables
+    output: str
+    order: list[int] = field(default_factory=list)
+    rank: dict[int, int] = field(default_factory=dict)
+    parents: dict[int, list[int]] = field(default_factory=dict)
+    children: dict[int, list[int]] = field(default_factory=dict)
+    macs: dict[int, int] = field(default_factory=dict)
+    weighted_nodes: set[int] = field(default_factory=set)
+    total: int = 0
+
+    @property
+    def analysis(self) -> GraphAnalysis:
+        """The graph analysis this view is built on."""
+        return self.tables.analysis
+
+    @property
+    def index(self) -> GraphIndex:
+        """The analysed graph's index."""
+        return self.tables.analysis.index
+
+    @property
+    def data(self) -> set[str]:
+        """Tensors that carry image data."""
+        return self.tables.data
+
+    def node(self, position: int) -> onnx.NodeProto:
+        """The node at ``position``."""
+        node: onnx.NodeProto = self.index.graph.node[position]
+        return node
+
+    def op(self, position: int) -> str:
+        """The op type of the node at ``position``."""
+        return self.tables.ops[position]
+
+    def inputs(self, position: int) -> tuple[str, ...]:
+        """Input tensor names of the node at ``position``."""
+        return self.tables.inputs[position]
+
+    def outputs(self, position: int) -> tuple[str, ...]:
+        """Output tensor names of the node at ``position``."""
+        return self.tables.outputs[position]
+
+    def name(self, position: int) -> str:
+        """A readable node name (its name, else op type and position)."""
+        return self.index.node_name(position)
+
+    def dims(self, tensor: str) -> tuple[int, ...] | None:
+        """Dims of ``tensor`` at batch 1, or None when any is unknown."""
+        shape = self.analysis.shapes.get(tensor)
+        if shape is None or not shape.known:
+            return None
+        return tuple(int(d or 0) for d in shape.dims or ())
+
+    def numel(self, tensor: str) -> int | None:
+        """Elements of ``tensor`` per image: the product of its dims after the first (the
+        batch, which inference sometimes loses), or its length when it is 1-D; None if unknown."""
+        shape = self.analysis.shapes.get(tensor)
+        if shape is None or shape.dims is None:
+            return None
+        dims = shape.dims[1:] if len(shape.dims) > 1 else shape.dims
+        if any(d is None for d in dims):
+            return None
+        return math.prod(int(d or 0) for d in dims)
+
+    def data_inputs(self, position: int) -> list[str]:
+        """The node's input tensors that carry image data."""
+        return [n for n in self.tables.inputs[position] if n in self.tables.data]
+
+    def value(self, tensor: str) -> np.ndarray | None:
+        """The value of a small constant or shape-derived tensor, or None."""
+        return small_value(self.index, self.analysis.shapes, tensor) if tensor else None
+
+    def weighted(self, position: int) -> bool:
+        """True for a matrix op (Conv, Gemm, MatMul...) with a constant weight operand."""
+        return position in self.weighted_nodes
+
+
+def build_dataflow(tables: Tables, output: str, convention: MacsConvention) -> DataFlow:
+    """The data-flow DAG feeding ``output``, with per-node multiply-adds under ``convention``."""
+    flow = DataFlow(tables, output)
+    producer, data = tables.analysis.index.producer, tables.data
+    relevant = _ancestors(tables, output)
+    flow.order = [p for p in tables.analysis.index.order if p in relevant]
+    flow.rank = {p: i for i, p in enumerate(flow.order)}
+    every_node = convention is MacsConvention.FULL
+    for position in flow.order:
+        names = tables.inputs[position]
+        parents = {producer[n] for n in names if n in data and n in producer}
+        flow.parents[position] = sorted(p for p in parents if p in relevant)
+        flow.children.setdefault(position, [])
+        for parent in flow.parents[position]:
+            flow.children.setdefault(parent, []).append(position)
+        matrix = tables.ops[position] in WEIGHTED_OPS
+        flow.macs[position] = (
+            _node_macs(tables, position, convention) if matrix or every_node else 0
+        )
+        if matrix and any(n and n not in data for n in names[:2]):
+            flow.weighted_nodes.add(position)
+    flow.total = sum(flow.macs.values())
+    if flow.total == 0 and not every_node:
+        return build_dataflow(tables, output, MacsConvention.FULL)
+    return flow
+
+
+def _ancestors(tables: Tables, output: str) -> set[int]:
+    producer, data = tables.analysis.index.producer, tables.data
+    seen: set[int] = set()
+    stack = [producer[output]] if output in data and output in producer else []
+    while stack:
+        position = stack.pop()
+        if position in seen:
+            continue
+        seen.add(position)
+        stack.extend(producer[n] for n in tables.inputs[position] if n in data and n in producer)
+    return seen
+
+
+def _node_macs(tables: Tables, position: int, convention: MacsConvention) -> int:
+    """count_node of one node; repeated layers (same op, shapes and attributes) are counted once."""
+    index, shapes = tables.analysis.index, tables.analysis.shapes
+    names, op = tables.inputs[position], tables.ops[position]
+    node = index.graph.node[position] if op not in ("Conv", "MatMul") else None
+    key = (
+        op,
+        tuple(shapes.get(n) if n else None for n in names),
+        tuple(shapes.get(n) if n else None for n in tables.outputs[position]),
+        tuple(bool(n) and n in index.constant for n in names),
+        () if node is None else tuple(a.SerializeToString() for a in node.attribute),
+    )
+    known = tables.macs_memo.get((key, convention))
+    if known is None:
+        view = NodeView(index.graph.node[position], key[1], key[2], key[3])
+        try:
+            known = count_node(view)[convention]
+        except Unknown:
+            known = 0
+        tables.macs_memo[(key, convention)] = known
+    return known
+
+
+_SMALL = 64  # elements: Slice bounds and shape vectors are tiny; anything bigger is not one
+
+
+def constant_array(index: GraphIndex, name: str, limit: int = _SMALL) -> np.ndarray | None:
+    """The value of a constant (initializer or Constant node) of at most ``limit`` elements,
+    or None."""
+    tensor = index.initializers.get(name)
+    if tensor is None and name in index.producer:
+        node = index.graph.node[index.producer[name]]
+        if node.op_type == "Constant":
+            tensor = next((a.t for a in node.attribute if a.name == "value"), None)
+    if tensor is None or tensor.data_location == onnx.TensorProto.EXTERNAL:
+        return None
+    if math.prod(tensor.dims) > limit:
+        return None
+    try:
+        return np.asarray(numpy_helper.to_array(tensor))
+    except Exception:  # a malformed tensor is simply not a usable constant
+        return None
+
+
+def small_value(
+    index: GraphIndex, shapes: ShapeMap, name: str, depth: int = 12
+) -> np.ndarray | None:
+    """The value of a small tensor computed from constants and shapes alone (Slice bounds built
+    as ``Shape -> Gather -> Div -> Mul`` by exporters), or None. Inputs of more than a few dozen
+    elements are refused, so a hostile graph cannot make an evaluation broadcast to gigabytes."""
+    value = constant_array(index, name)
+    if value is not None or depth == 0 or name not in index.producer:
+        return value
+    node = index.graph.node[index.producer[name]]
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+    if node.op_type == "Shape":
+        shape = shapes.get(node.input[0])
+        if shape is None or not shape.known:
+            return None
+        dims = np.array(shape.dims, dtype=np.int64)
+        return dims[attrs.get("start", 0) : attrs.get("end", len(dims))]
+    evaluate = EVALUATORS.get(node.op_type)
+    if evaluate is None or node.output[0] != name:
+        return None
+    inputs = [small_value(index, shapes, n, depth - 1) if n else None for n in node.input]
+    if any(v is None for v, n in zip(inputs, node.input, strict=True) if n):
+        return None
+    if any(v is not None and v.size > _SMALL for v in inputs):
+        return None
+    try:
+        return evaluate(inputs, attrs)
+    except Exception:  # an op outside what the folder handles is simply unresolved
+        return None
+
+
+def attribute(node: onnx.NodeProto, name: str, default: object = None) -> object:
+    """The value of attribute ``name`` of ``node``, or ``default``."""
+    for attr in node.attribute:
+        if attr.name == name:
+            return onnx.helper.get_attribute_value(attr)
+    return default
