@@ -91,11 +91,11 @@ def _flops_details(ctx: Context, notes: list[str]) -> dict[str, object]:
 
 
 def _scaling_note(ctx: Context) -> list[str]:
-    second = ctx.analysis_batch2
+    second = ctx.macs_batch2
     if second is None:
         return []
     one = ctx.analysis.macs.total[MacsConvention.FULL]
-    two = second.macs.total[MacsConvention.FULL]
+    two = second.total[MacsConvention.FULL]
     if one and abs(two - 2 * one) > 0.001 * 2 * one:
         return [f"cost does not scale with the batch (N=2 costs {two / one:.3f}x N=1)"]
     return []

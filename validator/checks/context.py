@@ -15,7 +15,7 @@ import numpy as np
 from validator.config import Profile
 from validator.data.samples import SampleImages, sample_images
 from validator.findings import Finding, Severity, Status
-from validator.graph.analysis import GraphAnalysis, analyse
+from validator.graph.analysis import GraphAnalysis, MacTally, analyse, macs_at_batch
 from validator.inference import Runner
 from validator.model import LoadedModel
 from validator.vocab import CheckId
@@ -52,11 +52,11 @@ class Context:
         return bool(dims) and not (dims[0].HasField("dim_value") and dims[0].dim_value > 0)
 
     @cached_property
-    def analysis_batch2(self) -> GraphAnalysis | None:
-        """The same analysis at batch 2 (None for a fixed batch), to check cost scales with N."""
+    def macs_batch2(self) -> MacTally | None:
+        """Multiply-adds at batch 2 (None for a fixed batch), to check cost scales with N."""
         if not self.batch_is_symbolic:
             return None
-        return analyse(self.model.proto, batch=2, size=self.profile.input_size)
+        return macs_at_batch(self.analysis, 2)
 
     @cached_property
     def runner(self) -> Runner:

@@ -41,7 +41,7 @@ def check_fp32(ctx: Context) -> Finding:
         if shape.elem_type in FLOAT_TYPES and shape.elem_type != T.FLOAT:
             problems.setdefault(f"{type_name(shape.elem_type)} tensors", []).append(name)
     for position in ctx.analysis.index.order:
-        node = ctx.analysis.index.graph.node[position]
+        node = ctx.analysis.index.nodes[position]
         where = ctx.analysis.index.node_name(position)
         if node.op_type in _QUANTIZED_OPS:
             problems.setdefault("quantisation nodes", []).append(where)

@@ -41,7 +41,7 @@ def check_runtime(ctx: Context) -> Finding:
 
 def _random_nodes(ctx: Context) -> list[str]:
     index = ctx.analysis.index
-    return [index.node_name(p) for p in index.order if index.graph.node[p].op_type in _RANDOM_OPS]
+    return [index.node_name(p) for p in index.order if index.nodes[p].op_type in _RANDOM_OPS]
 
 
 def _tolerance(ctx: Context, reference: np.ndarray) -> float:

@@ -18,7 +18,7 @@ from onnx import numpy_helper
 from validator.graph.index import GraphIndex, build_index
 from validator.graph.macs import Counts, NodeView, Unknown, count_node
 from validator.graph.params import ParamCount, count_params
-from validator.graph.shapes import ShapeMap, infer_shapes
+from validator.graph.shapes import ShapeMap, infer_shapes, make_skeleton
 from validator.vocab import MacsConvention
 
 CONVENTIONS = tuple(MacsConvention)
@@ -79,7 +79,9 @@ class GraphAnalysis:
     """Everything the static checks need, computed once per model and batch size."""
 
     batch: int
+    size: int
     index: GraphIndex
+    skeleton: onnx.ModelProto  # weight-free copy, reused to infer other batch sizes
     shapes: ShapeMap
     macs: MacTally
     params: ParamCount
@@ -87,16 +89,24 @@ class GraphAnalysis:
 
 def analyse(model: onnx.ModelProto, batch: int = 1, size: int = 224) -> GraphAnalysis:
     """Shapes, multiply-adds and parameters of ``model`` with the batch bound to ``batch``."""
-    shapes = infer_shapes(model, batch, size)
+    skeleton = make_skeleton(model)
+    shapes = infer_shapes(model, batch, size, skeleton=skeleton)
     index = build_index(model.graph)
     tally = _tally_graph(index, shapes)
-    return GraphAnalysis(batch, index, shapes, tally, count_params(index, shapes))
+    params = count_params(index, shapes)
+    return GraphAnalysis(batch, size, index, skeleton, shapes, tally, params)
+
+
+def macs_at_batch(analysis: GraphAnalysis, batch: int) -> MacTally:
+    """Multiply-adds of the same model at another batch size (index and skeleton reused)."""
+    shapes = infer_shapes(analysis.skeleton, batch, analysis.size, skeleton=analysis.skeleton)
+    return _tally_graph(analysis.index, shapes)
 
 
 def _tally_graph(index: GraphIndex, shapes: ShapeMap) -> MacTally:
     tally = MacTally()
     for position in index.order:
-        node = index.graph.node[position]
+        node = index.nodes[position]
         if node.op_type in ("If", "Loop", "Scan"):
             _tally_control_flow(index, position, shapes, tally)
             continue
@@ -119,7 +129,7 @@ def _tally_graph(index: GraphIndex, shapes: ShapeMap) -> MacTally:
 def _tally_control_flow(
     index: GraphIndex, position: int, shapes: ShapeMap, tally: MacTally
 ) -> None:
-    node, name = index.graph.node[position], index.node_name(position)
+    node, name = index.nodes[position], index.node_name(position)
     bodies = {a.name: _tally_graph(build_index(a.g), shapes) for a in node.attribute if a.g.node}
     if node.op_type == "If" and bodies:
         heaviest = max(bodies.values(), key=lambda t: t.total[MacsConvention.FULL])
@@ -138,7 +148,7 @@ def _tally_control_flow(
 def _constant_int(index: GraphIndex, name: str) -> int | None:
     tensor = index.initializers.get(name)
     if tensor is None and name in index.producer:
-        node = index.graph.node[index.producer[name]]
+        node = index.nodes[index.producer[name]]
         if node.op_type == "Constant":
             tensor = next((a.t for a in node.attribute if a.name == "value"), None)
     if tensor is None:

@@ -91,7 +91,7 @@ class DataFlow:
 
     def node(self, position: int) -> onnx.NodeProto:
         """The node at ``position``."""
-        node: onnx.NodeProto = self.index.graph.node[position]
+        node: onnx.NodeProto = self.index.nodes[position]
         return node
 
     def op(self, position: int) -> str:
@@ -185,7 +185,7 @@ def _node_macs(tables: Tables, position: int, convention: MacsConvention) -> int
     """count_node of one node; repeated layers (same op, shapes and attributes) are counted once."""
     index, shapes = tables.analysis.index, tables.analysis.shapes
     names, op = tables.inputs[position], tables.ops[position]
-    node = index.graph.node[position] if op not in ("Conv", "MatMul") else None
+    node = index.nodes[position] if op not in ("Conv", "MatMul") else None
     key = (
         op,
         tuple(shapes.get(n) if n else None for n in names),
@@ -195,7 +195,7 @@ def _node_macs(tables: Tables, position: int, convention: MacsConvention) -> int
     )
     known = tables.macs_memo.get((key, convention))
     if known is None:
-        view = NodeView(index.graph.node[position], key[1], key[2], key[3])
+        view = NodeView(index.nodes[position], key[1], key[2], key[3])
         try:
             known = count_node(view)[convention]
         except Unknown:
@@ -212,7 +212,7 @@ def constant_array(index: GraphIndex, name: str, limit: int = _SMALL) -> np.ndar
     or None."""
     tensor = index.initializers.get(name)
     if tensor is None and name in index.producer:
-        node = index.graph.node[index.producer[name]]
+        node = index.nodes[index.producer[name]]
         if node.op_type == "Constant":
             tensor = next((a.t for a in node.attribute if a.name == "value"), None)
     if tensor is None or tensor.data_location == onnx.TensorProto.EXTERNAL:
@@ -234,7 +234,7 @@ def small_value(
     value = constant_array(index, name)
     if value is not None or depth == 0 or name not in index.producer:
         return value
-    node = index.graph.node[index.producer[name]]
+    node = index.nodes[index.producer[name]]
     attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
     if node.op_type == "Shape":
         shape = shapes.get(node.input[0])

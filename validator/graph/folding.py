@@ -100,6 +100,7 @@ def _constant_of_shape(x: Sequence[np.ndarray | None], attrs: dict[str, Any]) ->
 def _binary(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Evaluator:
     def run(x: Sequence[np.ndarray | None], attrs: dict[str, Any]) -> np.ndarray:
         assert x[0] is not None and x[1] is not None
+        _small(np.broadcast_shapes(x[0].shape, x[1].shape))  # refuse before computing
         return np.asarray(fn(x[0], x[1]))
 
     return run
@@ -115,6 +116,7 @@ def _unary(fn: Callable[[np.ndarray], np.ndarray]) -> Evaluator:
 
 def _where(x: Sequence[np.ndarray | None], attrs: dict[str, Any]) -> np.ndarray:
     assert x[0] is not None and x[1] is not None and x[2] is not None
+    _small(np.broadcast_shapes(x[0].shape, x[1].shape, x[2].shape))
     return np.where(x[0], x[1], x[2])
 
 

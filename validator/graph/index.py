@@ -21,6 +21,7 @@ class GraphIndex:
     """Lookup tables over ``graph``; node positions refer to ``graph.node``."""
 
     graph: onnx.GraphProto
+    nodes: list[onnx.NodeProto] = field(default_factory=list)  # protobuf indexing is slow
     producer: dict[str, int] = field(default_factory=dict)
     consumers: dict[str, list[int]] = field(default_factory=dict)
     initializers: dict[str, onnx.TensorProto] = field(default_factory=dict)
@@ -29,20 +30,15 @@ class GraphIndex:
     cyclic: list[int] = field(default_factory=list)
     constant: set[str] = field(default_factory=set)
 
-    @property
-    def nodes(self) -> list[onnx.NodeProto]:
-        """The graph's nodes as a list (positions match ``order``)."""
-        return list(self.graph.node)
-
     def node_name(self, position: int) -> str:
         """A readable name for the node at ``position`` (its name, else op type and index)."""
-        node = self.graph.node[position]
+        node = self.nodes[position]
         return node.name or f"{node.op_type}#{position}"
 
 
 def build_index(graph: onnx.GraphProto) -> GraphIndex:
     """Index ``graph`` in O(nodes + edges)."""
-    index = GraphIndex(graph)
+    index = GraphIndex(graph, list(graph.node))
     index.initializers = {t.name: t for t in graph.initializer}
     index.inputs = [v for v in graph.input if v.name not in index.initializers]
     for position, node in enumerate(graph.node):
@@ -84,7 +80,7 @@ def _topological_order(
 def _constant_tensors(graph: onnx.GraphProto, index: GraphIndex) -> set[str]:
     constant = set(index.initializers)
     for position in index.order:
-        node = graph.node[position]
+        node = index.nodes[position]
         if node.op_type in _SUBGRAPH_OPS:
             continue
         inputs = [n for n in node.input if n]

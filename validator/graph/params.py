@@ -60,7 +60,7 @@ def _frontier(index: GraphIndex) -> list[str]:
     seen: set[str] = set()
     out: list[str] = []
     for position in index.order:
-        node = index.graph.node[position]
+        node = index.nodes[position]
         if all(n in index.constant for n in node.output if n) and node.output:
             continue  # a constant node: not where a weight is used
         skip = NOT_WEIGHTS.get(node.op_type, frozenset())
@@ -80,11 +80,11 @@ def _float_sources(index: GraphIndex, name: str, shapes: ShapeMap) -> list[str]:
     while stack:
         current = stack.pop()
         position = index.producer.get(current)
-        if position is None or index.graph.node[position].op_type == "Constant":
+        if position is None or index.nodes[position].op_type == "Constant":
             if _elem_type(current, index, shapes) in FLOAT_TYPES:
                 stored.append(current)
             continue
-        for parent in index.graph.node[position].input:
+        for parent in index.nodes[position].input:
             if parent and parent not in seen:
                 seen.add(parent)
                 stack.append(parent)
@@ -98,8 +98,8 @@ def _elem_type(name: str, index: GraphIndex, shapes: ShapeMap) -> int:
     if shape is not None:
         return shape.elem_type
     position = index.producer.get(name)
-    if position is not None and index.graph.node[position].op_type == "Constant":
-        for attr in index.graph.node[position].attribute:
+    if position is not None and index.nodes[position].op_type == "Constant":
+        for attr in index.nodes[position].attribute:
             if attr.type == onnx.AttributeProto.TENSOR:
                 return int(attr.t.data_type)
     return 0

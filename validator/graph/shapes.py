@@ -45,17 +45,43 @@ class TensorShape:
 ShapeMap = dict[str, TensorShape]
 
 
-def infer_shapes(model: onnx.ModelProto, batch: int, size: int) -> ShapeMap:
+def make_skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The model without the data of its large float initializers (dims and types kept) and
+    without stale value_info: all shape inference needs, at a fraction of the size."""
+    skeleton = onnx.ModelProto()
+    skeleton.ir_version = model.ir_version
+    skeleton.opset_import.extend(model.opset_import)
+    skeleton.functions.extend(model.functions)
+    source, graph = model.graph, skeleton.graph
+    graph.name = source.name
+    graph.node.extend(source.node)
+    graph.input.extend(source.input)
+    graph.output.extend(source.output)
+    for tensor in source.initializer:
+        if tensor.data_type in FLOAT_TYPES and _elements(tensor) > _KEEP_DATA_UP_TO:
+            stub = graph.initializer.add()  # dims and type only: no copy of the weights
+            stub.name, stub.data_type = tensor.name, tensor.data_type
+            stub.dims.extend(tensor.dims)
+        else:
+            graph.initializer.append(tensor)
+    return skeleton
+
+
+def infer_shapes(
+    model: onnx.ModelProto, batch: int, size: int, *, skeleton: onnx.ModelProto | None = None
+) -> ShapeMap:
     """Shapes of every tensor in ``model`` (and its subgraphs) with symbolic input dims bound:
-    the first to ``batch``, the others of a 4-D image input to 3 / ``size`` by position."""
+    the first to ``batch``, the others of a 4-D image input to 3 / ``size`` by position.
+    Pass ``skeleton`` (from make_skeleton) to infer several batch sizes without rebuilding it."""
     from validator.graph.folding import complete_shapes  # folding builds on this module
 
-    skeleton = _skeleton(model)
-    _bind_inputs(skeleton.graph, batch, size)
-    inferred = _infer(skeleton)
+    bound = onnx.ModelProto()
+    bound.CopyFrom(skeleton if skeleton is not None else make_skeleton(model))
+    _bind_inputs(bound.graph, batch, size)
+    inferred = _infer(bound)
     shapes = dict(_collect(inferred))
     if not _all_known(inferred.graph, shapes):
-        shapes = complete_shapes(inferred.graph, shapes, list(skeleton.opset_import))
+        shapes = complete_shapes(inferred.graph, shapes, list(bound.opset_import))
     return shapes
 
 
@@ -75,20 +101,6 @@ def _all_known(graph: onnx.GraphProto, shapes: ShapeMap) -> bool:
             if name and (shape is None or not shape.known):
                 return False
     return True
-
-
-def _skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
-    skeleton = onnx.ModelProto()
-    skeleton.CopyFrom(model)
-    for graph, _ in iter_graphs(skeleton.graph):
-        del graph.value_info[:]
-        for tensor in graph.initializer:
-            if tensor.data_type in FLOAT_TYPES and _elements(tensor) > _KEEP_DATA_UP_TO:
-                tensor.ClearField("raw_data")
-                tensor.ClearField("float_data")
-                tensor.ClearField("int32_data")
-                tensor.ClearField("double_data")
-    return skeleton
 
 
 def _elements(tensor: onnx.TensorProto) -> int:
