@@ -8,8 +8,9 @@ and resolve external data only inside the model's own folder.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import onnx
@@ -19,12 +20,9 @@ from validator.tensors import ELEMENT_BYTES, declared_elements, stored_bytes
 
 PROTOBUF_LIMIT = 2**31 - 1  # protobuf cannot parse a message larger than this
 MAX_SUBGRAPH_DEPTH = 32
+_PICKLE = "a Python pickle (it was not unpickled; export the model with torch.onnx.export)"
 _SIGNATURES = (
-    (b"PK\x03\x04", "a zip archive (a PyTorch .pt/.pth checkpoint or a zipped submission?)"),
-    (b"\x80\x02", "a Python pickle (it was not unpickled)"),
-    (b"\x80\x03", "a Python pickle (it was not unpickled)"),
-    (b"\x80\x04", "a Python pickle (it was not unpickled)"),
-    (b"\x80\x05", "a Python pickle (it was not unpickled)"),
+    *((b"\x80" + bytes([protocol]), _PICKLE) for protocol in range(2, 6)),
     (b"\x89HDF", "an HDF5 file (a Keras model?)"),
     (b"\x89PNG", "a PNG image"),
 )
@@ -47,7 +45,14 @@ class LoadedModel:
     proto: onnx.ModelProto
     file_bytes: int
     external_data_bytes: int
-    sha256: str
+    digest: _Digest = field(repr=False, compare=False)
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of the model file. It is computed in a background thread from the moment
+        the file is read; reading it as late as possible lets the hashing overlap analysis."""
+        self.digest.join()
+        return self.digest.hexdigest
 
     @property
     def total_bytes(self) -> int:
@@ -55,12 +60,51 @@ class LoadedModel:
         return self.file_bytes + self.external_data_bytes
 
 
+class _Digest(threading.Thread):
+    """SHA-256 of the file in a background thread (hashlib releases the GIL while hashing)."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(name="sha256", daemon=True)
+        self._data = data
+        self.hexdigest = ""
+
+    def run(self) -> None:
+        self.hexdigest = hashlib.sha256(self._data).hexdigest()
+        self._data = b""
+
+
 def load_model(path: str | Path) -> LoadedModel:
     """Load and verify ``path``; raise ModelLoadError with a one-line reason on any problem."""
     path = Path(path)
-    if not path.is_file():
-        raise ModelLoadError(f"{path} is not a file" if path.exists() else f"{path} does not exist")
-    size = path.stat().st_size
+    size = _model_size(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelLoadError(f"cannot read {_show(path.name)}: {_os_reason(exc)}") from None
+    _refuse_foreign_format(data)
+    proto = _parse(data)
+    digest = _Digest(data)  # hashing 100 MB costs more than the checks: overlap them
+    digest.start()
+    _check_structure(proto)
+    external = _external_data_files(proto, path.parent)
+    # The checker reads external data relative to the model's path, so it needs the path
+    # then; otherwise the bytes already read are five times faster than re-reading the file.
+    _run_checker(str(path) if external else data)
+    return LoadedModel(path, proto, size, sum(external.values()), digest)
+
+
+def _model_size(path: Path) -> int:
+    """Bytes of the model file, refusing what is not a regular file of a parseable size."""
+    try:
+        if path.is_dir():
+            raise ModelLoadError(f"{_show(str(path))} is a directory, not an .onnx file")
+        if not path.exists():
+            raise ModelLoadError(f"{_show(str(path))} does not exist")
+        if not path.is_file():
+            raise ModelLoadError(f"{_show(str(path))} is not a regular file")
+        size = path.stat().st_size
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise ModelLoadError(f"cannot open {_show(str(path))}: {_os_reason(exc)}") from None
     if size == 0:
         raise ModelLoadError("the file is empty (0 bytes)")
     if size > PROTOBUF_LIMIT:
@@ -68,16 +112,14 @@ def load_model(path: str | Path) -> LoadedModel:
             f"the file is {size} bytes; a protobuf over 2 GiB cannot be parsed "
             "(save the weights as ONNX external data)"
         )
-    data = path.read_bytes()
-    _refuse_foreign_format(data)
-    proto = _parse(data)
-    _check_structure(proto)
-    external = _external_data_bytes(proto, path.parent)
-    _run_checker(path)
-    return LoadedModel(path, proto, size, external, hashlib.sha256(data).hexdigest())
+    return size
 
 
 def _refuse_foreign_format(data: bytes) -> None:
+    if data.startswith(b"PK\x03\x04"):  # torch.save writes a zip whose first entry is data.pkl
+        torch = b"data.pkl" in data[:1024]
+        kind = "a PyTorch checkpoint (a zip with data.pkl)" if torch else "a zip archive"
+        raise ModelLoadError(f"this is {kind}, not an ONNX model; nothing in it was unpickled")
     for magic, what in _SIGNATURES:
         if data.startswith(magic):
             raise ModelLoadError(f"this is {what}, not an ONNX model")
@@ -88,12 +130,23 @@ def _parse(data: bytes) -> onnx.ModelProto:
     try:
         proto.ParseFromString(data)
     except (DecodeError, RecursionError, ValueError) as exc:
-        raise ModelLoadError(f"not a valid ONNX protobuf ({_first_line(exc)})") from None
+        raise ModelLoadError(_decode_reason(exc)) from None
     if not proto.HasField("graph") or not proto.graph.node:
         raise ModelLoadError("the protobuf holds no ONNX graph (no nodes)")
     if proto.ir_version <= 0:
         raise ModelLoadError("the protobuf has no ir_version: not an ONNX model")
     return proto
+
+
+def _decode_reason(exc: BaseException) -> str:
+    text = _one_line(exc)
+    if "MaxDepth" in text or isinstance(exc, RecursionError):
+        return (
+            "not a valid ONNX protobuf: messages are nested deeper than protobuf's limit of 100 "
+            "(If/Loop subgraphs nested about 30 deep or more)"
+        )
+    detail = text.rsplit(": ", 1)[-1].lower()  # drop "Error parsing message with type ..."
+    return f"not a valid ONNX protobuf: the file is corrupt or truncated ({detail})"
 
 
 def _check_structure(proto: onnx.ModelProto) -> None:
@@ -145,10 +198,10 @@ def iter_tensors(proto: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
 
 
 def _check_tensor_size(tensor: onnx.TensorProto) -> None:
-    if tensor.data_location == onnx.TensorProto.EXTERNAL:
-        return  # checked against the file in _external_data_bytes
     if any(d < 0 for d in tensor.dims):
-        raise ModelLoadError(f"tensor {tensor.name!r} declares a negative dimension")
+        raise ModelLoadError(f"tensor {_quote(tensor.name)} declares a negative dimension")
+    if tensor.data_location == onnx.TensorProto.EXTERNAL:
+        return  # checked against the file in _external_data_files
     elements = declared_elements(tensor)
     have = stored_bytes(tensor)
     itemsize = ELEMENT_BYTES.get(tensor.data_type)
@@ -156,66 +209,133 @@ def _check_tensor_size(tensor: onnx.TensorProto) -> None:
         return  # strings and exotic types: leave to the checker
     if elements * itemsize != have and not (elements == 0 and have == 0):
         raise ModelLoadError(
-            f"tensor {tensor.name!r} declares shape {list(tensor.dims)} "
+            f"tensor {_quote(tensor.name)} declares shape {_show(str(list(tensor.dims)))} "
             f"({elements} elements) but holds {have} bytes of data"
         )
 
 
-def _external_data_bytes(proto: onnx.ModelProto, folder: Path) -> int:
+def _external_data_files(proto: onnx.ModelProto, folder: Path) -> dict[Path, int]:
+    """The distinct external data files and their sizes, each checked to lie inside ``folder``
+    and to hold the bytes its tensors claim. Nothing is read: only stat()ed."""
     sizes: dict[Path, int] = {}
-    root = folder.resolve()
+    root = _resolve(folder, "the model's folder")
     for tensor in iter_tensors(proto):
         if tensor.data_location != onnx.TensorProto.EXTERNAL:
             continue
         info = {entry.key: entry.value for entry in tensor.external_data}
-        target = _safe_location(tensor.name, info.get("location", ""), folder, root)
-        size = target.stat().st_size
-        offset, length = _int_field(info, "offset", 0), _int_field(info, "length", -1)
-        wanted = declared_elements(tensor) * ELEMENT_BYTES.get(tensor.data_type, 1)
-        length = wanted if length < 0 else length
-        if offset < 0 or offset + length > size:
-            raise ModelLoadError(
-                f"external data of {tensor.name!r} wants bytes {offset}..{offset + length} "
-                f"of {target.name}, which has {size}"
-            )
+        target, size = _safe_location(tensor.name, info.get("location", ""), folder, root)
+        _check_extent(tensor, info, target, size)
         sizes[target] = size
-    return sum(sizes.values())
+    return sizes
 
 
-def _safe_location(name: str, location: str, folder: Path, root: Path) -> Path:
+def _check_extent(tensor: onnx.TensorProto, info: dict[str, str], target: Path, size: int) -> None:
+    name = _quote(tensor.name)
+    offset, length = _int_field(info, "offset", 0), _int_field(info, "length", -1)
+    itemsize = ELEMENT_BYTES.get(tensor.data_type)
+    wanted = None if itemsize is None else declared_elements(tensor) * itemsize
+    if wanted is not None and length >= 0 and length != wanted:
+        raise ModelLoadError(
+            f"external data of {name} is {length} bytes but its shape "
+            f"{_show(str(list(tensor.dims)))} needs {wanted}"
+        )
+    length = length if length >= 0 else (wanted or 0)
+    if offset < 0 or offset + length > size:
+        raise ModelLoadError(
+            f"external data of {name} wants bytes {offset}..{offset + length} "
+            f"of {_show(target.name)}, which has {size} bytes"
+        )
+
+
+def _safe_location(name: str, location: str, folder: Path, root: Path) -> tuple[Path, int]:
+    """The resolved data file and its size; refuses anything that could read outside
+    ``root`` (absolute paths, ``..``, symlinks leading out) or is not a regular file."""
+    shown = _show(location)
     if not location:
-        raise ModelLoadError(f"tensor {name!r} is external but names no location")
+        raise ModelLoadError(f"tensor {_quote(name)} is external but names no location")
     posix, windows = PurePosixPath(location), PureWindowsPath(location)
     if posix.is_absolute() or windows.is_absolute() or windows.drive:
-        raise ModelLoadError(f"external data of {name!r} uses an absolute path ({location})")
+        raise ModelLoadError(f"external data of {_quote(name)} uses an absolute path ({shown})")
     if ".." in posix.parts or ".." in windows.parts:
-        raise ModelLoadError(f"external data of {name!r} leaves the model's folder ({location})")
-    target = (folder / location).resolve()
+        raise ModelLoadError(f"external data of {_quote(name)} leaves the model's folder ({shown})")
+    target = _resolve(folder / location, f"external data file {shown}")
     if not target.is_relative_to(root):
         raise ModelLoadError(
-            f"external data of {name!r} resolves outside the model's folder ({location})"
+            f"external data of {_quote(name)} resolves outside the model's folder ({shown})"
         )
-    if not target.is_file():
-        raise ModelLoadError(f"external data file {location} of {name!r} is missing")
-    return target
+    link = folder / location
+    try:
+        if not target.exists():
+            broken = "a dangling or looping symlink" if link.is_symlink() else "missing"
+            raise ModelLoadError(f"external data file {shown} of {_quote(name)} is {broken}")
+        if link.is_symlink():  # onnx.checker and onnxruntime refuse these too
+            raise ModelLoadError(
+                f"external data file {shown} of {_quote(name)} is a symbolic link, which onnx "
+                "refuses: copy the data in place"
+            )
+        if not target.is_file():
+            raise ModelLoadError(f"external data {shown} of {_quote(name)} is not a regular file")
+        return target, target.stat().st_size
+    except OSError as exc:
+        raise ModelLoadError(f"cannot open external data file {shown}: {_os_reason(exc)}") from None
+
+
+def _resolve(path: Path, what: str) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: a symlink loop (3.11)
+        raise ModelLoadError(f"cannot open {what}: {_os_reason(exc)}") from None
 
 
 def _int_field(info: dict[str, str], key: str, default: int) -> int:
     try:
         return int(info.get(key, default))
     except ValueError:
-        raise ModelLoadError(f"external data {key} {info.get(key)!r} is not a number") from None
+        raise ModelLoadError(
+            f"external data {key} {_quote(info.get(key, ''))} is not a number"
+        ) from None
 
 
-def _run_checker(path: Path) -> None:
+def _run_checker(model: str | bytes) -> None:
     try:
-        onnx.checker.check_model(str(path))
+        onnx.checker.check_model(model)
     except (onnx.checker.ValidationError, onnx.onnx_cpp2py_export.checker.ValidationError) as exc:
-        raise ModelLoadError(f"onnx.checker: {_first_line(exc)}") from None
+        raise ModelLoadError(f"onnx.checker: {_checker_reason(exc)}") from None
     except Exception as exc:  # the checker's C++ layer raises assorted types on hostile input
-        raise ModelLoadError(f"onnx.checker failed: {_first_line(exc)}") from None
+        raise ModelLoadError(f"onnx.checker failed: {_one_line(exc)}") from None
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:300]
+def _checker_reason(exc: BaseException) -> str:
+    text = _one_line(exc)
+    if "topologically sorted" in text:  # what the checker says about a cycle, too
+        return f"the graph has a cycle or nodes out of order ({text})"
+    return text
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    """The exception's message on one line (checker messages span several), shortened."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return _show(text, limit)
+
+
+def _os_reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    if isinstance(exc, RuntimeError):  # pathlib's resolve() on Python 3.11
+        return "symlink loop"
+    return _one_line(exc, 120)
+
+
+def _show(text: str, limit: int = 120) -> str:
+    """User-controlled text (paths, names) made safe for a one-line message: control
+    characters escaped, long strings shortened in the middle."""
+    if not text.isprintable():
+        text = repr(text)[1:-1]
+    if len(text) > limit:
+        half = (limit - 3) // 2
+        text = f"{text[:half]}...{text[-half:]}"
+    return text
+
+
+def _quote(name: str) -> str:
+    return f"'{_show(name, 80)}'"
