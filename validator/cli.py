@@ -7,6 +7,7 @@ unreadable data. No Python traceback reaches the user.
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from functools import wraps
 from pathlib import Path
@@ -15,8 +16,9 @@ from typing import Any
 import click
 
 from validator import __version__
-from validator.console import make_console, print_error, render_report
+from validator.console import make_console, print_error, progress_bars, render_report
 from validator.errors import ValidatorError
+from validator.evaluation import scoring_options
 from validator.findings import Report, Verdict
 from validator.pipeline import validate
 from validator.reporting import report_to_json
@@ -54,23 +56,53 @@ def _guarded(fn: Callable[..., int]) -> Callable[..., None]:
 @click.version_option(__version__, prog_name="robust-validate")
 def cli() -> None:
     """Check an ONNX classifier against the competition rules and estimate its score."""
+    # Pillow warns about odd metadata in images it still decodes; printed from the decoding
+    # threads, those lines would garble the progress bars (an undecodable image is an error).
+    warnings.filterwarnings("ignore", category=UserWarning, module="PIL")
 
 
 @cli.command("check")
 @click.argument("model", type=click.Path(path_type=Path, dir_okay=True))
-@click.option("--profile", default="final", show_default=True,
-              help="final, preliminary, or a PATH.toml overriding one of them.")
+@click.option(
+    "--profile",
+    default="final",
+    show_default=True,
+    help="final, preliminary, or a PATH.toml overriding one of them.",
+)
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    help="Dataset root: clean/ and attacked/<name>/ [default: the profile's reference set].",
+)
+@click.option("--checks-only", is_flag=True, help="Run the rule checks only; no scoring.")
+@click.option("--skip-bad-images", is_flag=True, help="Skip (and list) bad images; don't stop.")
+@click.option("--predictions", type=click.Path(path_type=Path), help="Write a per-image CSV.")
 @click.option("--json", "json_path", metavar="PATH", help="Write the JSON report ('-' = stdout).")
 @click.option("--checks", "select", metavar="IDS", help="Comma-separated check ids to run.")
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary line.")
 @click.option("--threads", type=click.IntRange(min=1), help="onnxruntime intra-op threads.")
 @_guarded
-def check_command(model: Path, profile: str, json_path: str | None, select: str | None,
-                  strict: bool, quiet: bool, threads: int | None) -> int:
-    """Validate MODEL (an .onnx file) and print the checks table."""
+def check_command(
+    model: Path,
+    profile: str,
+    data: Path | None,
+    checks_only: bool,
+    skip_bad_images: bool,
+    predictions: Path | None,
+    json_path: str | None,
+    select: str | None,
+    strict: bool,
+    quiet: bool,
+    threads: int | None,
+) -> int:
+    """Validate MODEL (an .onnx file): print the checks table, then score it."""
     chosen = [s.strip() for s in select.split(",") if s.strip()] if select else None
-    report = validate(model, profile, select=chosen, threads=threads)
+    score = scoring_options(checks_only, data, skip_bad_images, predictions)
+    with progress_bars(enabled=not quiet) as progress:
+        report = validate(
+            model, profile, select=chosen, threads=threads, score=score, progress=progress
+        )
     return _emit(report, json_path, quiet, strict)
 
 

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -34,7 +46,8 @@ def render_report(report: Report, console: Console, *, quiet: bool = False) -> N
     if quiet:
         for finding in report.findings:
             if finding.blocks or finding.is_warning:
-                console.print(Text(f"{finding.id}: {finding.message}", style=_STYLE[finding.status]))
+                line = f"{finding.id}: {finding.message}"
+                console.print(Text(line, style=_STYLE[finding.status]))
     else:
         console.print(_checks_table(report))
         if report.score is not None:
@@ -71,21 +84,40 @@ def _figure(value: Any) -> str:
 
 
 def _score_table(score: dict[str, Any]) -> Table:
-    table = Table(title=f"score on {score.get('dataset')}")
-    for column in ("set", "kind", "images", "correct", "accuracy", "95% interval"):
-        table.add_column(column)
+    # Dataset paths and set names are the user's: Text keeps them from being read as markup.
+    table = Table(title=Text(f"score on {score.get('dataset')}", style="italic"))
+    for column in ("set", "kind", "images", "correct", "accuracy", "95% interval", "skipped"):
+        table.add_column(column, justify="left" if column in ("set", "kind") else "right")
     for entry in score.get("sets", []):
-        low, high = entry.get("interval", (None, None))
-        interval = f"{low:.3f}-{high:.3f}" if low is not None else ""
-        table.add_row(entry["name"], entry["kind"], str(entry["images"]), str(entry["correct"]),
-                      f"{entry['accuracy']:.4f}", interval)
-    weights = score.get("weights", {})
-    table.caption = (
-        f"final = {weights.get('clean')} x clean {score['clean']['accuracy']:.4f} + "
-        f"{weights.get('attacked')} x attacked {score['attacked']['accuracy']:.4f} = "
-        f"{score['final']:.4f}"
-    )
+        name = Text(entry["name"])
+        table.add_row(name, entry["kind"], *_tally_cells(entry), str(entry["skipped"]))
+    attacked = score["attacked"]
+    if attacked.get("sets", 0) > 1:
+        table.add_row("attacked (pooled)", "attacked", *_tally_cells(attacked), "", style="bold")
+    table.caption = _final_caption(score)
     return table
+
+
+def _tally_cells(entry: dict[str, Any]) -> tuple[str, str, str, str]:
+    interval = entry.get("interval")
+    shown = f"{interval[0]:.3f}-{interval[1]:.3f}" if interval else ""
+    return str(entry["images"]), str(entry["correct"]), _accuracy(entry["accuracy"]), shown
+
+
+def _accuracy(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def _final_caption(score: dict[str, Any]) -> str:
+    weights = score.get("weights", {})
+    clean, attacked = score["clean"]["accuracy"], score["attacked"]["accuracy"]
+    if score["final"] is None:
+        why = "no attacked set" if not score["attacked"].get("sets") else "no image scored"
+        return f"final: n/a ({why}); clean accuracy {_accuracy(clean)}"
+    return (
+        f"final = {weights.get('clean')} x clean {_accuracy(clean)} + "
+        f"{weights.get('attacked')} x attacked {_accuracy(attacked)} = {score['final']:.4f}"
+    )
 
 
 def summary_line(report: Report) -> Text:
@@ -96,7 +128,8 @@ def summary_line(report: Report) -> Text:
     parts = ", ".join(f"{n} {status}" for status, n in counts.items())
     failed = [f.id for f in report.findings if f.blocks]
     verdict = report.verdict
-    text = Text(verdict.value.upper(), style="bold green" if verdict is Verdict.PASS else "bold red")
+    style = "bold green" if verdict is Verdict.PASS else "bold red"
+    text = Text(verdict.value.upper(), style=style)
     text.append(f"  {len(report.findings)} checks: {parts}")
     if failed:
         text.append(f"; failed: {', '.join(failed)}")
@@ -104,7 +137,8 @@ def summary_line(report: Report) -> Text:
     if warned:
         text.append(f"; warnings: {', '.join(warned)}")
     if report.score is not None:
-        text.append(f"; score {report.score['final']:.4f}")
+        final = report.score["final"]
+        text.append(f"; score {final:.4f}" if final is not None else "; score n/a")
     return text
 
 
@@ -115,3 +149,57 @@ def _warned(findings: list[Finding]) -> list[str]:
 def print_error(console: Console, message: str) -> None:
     """A one-line error for usage problems (exit status 2)."""
     console.print(Text(f"error: {message}", style="bold red"), soft_wrap=True)
+
+
+class _ImagesPerSecond(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:.1f} img/s" if speed else "", style="cyan")
+
+
+class ProgressBars:
+    """A rich progress bar per scored set (implements validator.engine.Progress)."""
+
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(
+            TextColumn("scoring {task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            _ImagesPerSecond(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self._task: TaskID | None = None
+
+    def start(self, set_name: str, total: int) -> None:
+        """Add a bar for ``set_name``."""
+        self._progress.start()
+        self._task = self._progress.add_task(set_name, total=total)
+
+    def advance(self, images: int) -> None:
+        """Move the current bar."""
+        if self._task is not None:
+            self._progress.advance(self._task, images)
+
+    def finish(self) -> None:
+        """Leave the finished bar on screen."""
+        self._task = None
+
+    def close(self) -> None:
+        """Stop redrawing."""
+        self._progress.stop()
+
+
+@contextmanager
+def progress_bars(enabled: bool = True) -> Iterator[ProgressBars | None]:
+    """Progress bars on stderr when it is a terminal and ``enabled``; else None."""
+    console = make_console(stderr=True)
+    if not enabled or not console.is_terminal:
+        yield None
+        return
+    bars = ProgressBars(console)
+    try:
+        yield bars
+    finally:
+        bars.close()

@@ -67,7 +67,8 @@ class Runner:
         try:
             out = self.session.run(self.output_names[:1], {self.input_name: batch})[0]
         except Exception as exc:
-            raise RuntimeFailure(f"onnxruntime failed on a batch of {len(batch)}: {_short(exc)}")
+            reason = f"onnxruntime failed on a batch of {len(batch)}: {_short(exc)}"
+            raise RuntimeFailure(reason) from None
         return np.asarray(out)
 
 

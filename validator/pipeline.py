@@ -12,15 +12,19 @@ from pathlib import Path
 from typing import Any
 
 from validator.checks import CHECKS, Stage, check_load
-from validator.checks.context import Context
 from validator.checks.compat import default_opset
+from validator.checks.context import Context
 from validator.checks.interface import describe
 from validator.checks.registry import CheckSpec
 from validator.config import Profile, load_profile
+from validator.engine import Progress
 from validator.errors import UsageError
+from validator.evaluation import ScoreOptions, add_score, score_target
 from validator.findings import Finding, Report, Status
 from validator.registry import unknown_name_message
 from validator.vocab import CheckId, MacsConvention
+
+__all__ = ["Progress", "ScoreOptions", "ordered_checks", "resolve_profile", "validate"]
 
 
 def resolve_profile(profile: Profile | str | Path) -> Profile:
@@ -34,28 +38,49 @@ def validate(
     *,
     select: Iterable[str] | None = None,
     threads: int | None = None,
+    score: bool | ScoreOptions = False,
+    progress: Progress | None = None,
 ) -> Report:
     """Run the rule checks on ``model_path`` and return the Report (verdict, findings,
-    measurements). ``select`` limits the run to some check ids (``load`` always runs)."""
+    measurements). ``select`` limits the run to some check ids (``load`` always runs).
+
+    With ``score=True`` (the profile's reference set) or a :class:`ScoreOptions` (your data),
+    the model is then scored and ``report.score`` filled; the dataset is listed before any
+    check runs, so an unreadable dataset raises DataError at once. ``progress`` receives
+    per-set progress while scoring."""
     prof = resolve_profile(profile)
     wanted = _selection(select)
+    options = ScoreOptions() if score is True else (score or None)
+    target = score_target(options, prof) if options is not None else None
     path = Path(model_path)
     report = Report(model=_model_info(path), profile=prof.to_dict())
+    ctx = _run_checks(path, prof, wanted, threads, report)
+    if options is not None and target is not None:
+        add_score(report, ctx, options, target, progress)
+    return report
+
+
+def _run_checks(
+    path: Path, prof: Profile, wanted: set[str], threads: int | None, report: Report
+) -> Context | None:
     finding, model = check_load(path, prof)
     report.add(finding)
     if model is None:
         for spec in ordered_checks():
             if spec.id.value in wanted:
                 report.add(_skipped(spec.id, prof, "skipped: the model did not load"))
-        return report
-    report.model.update(sha256=model.sha256, file_bytes=model.file_bytes,
-                        external_data_bytes=model.external_data_bytes)
+        return None
+    report.model.update(
+        sha256=model.sha256,
+        file_bytes=model.file_bytes,
+        external_data_bytes=model.external_data_bytes,
+    )
     ctx = Context(model, prof, threads)
     for spec in ordered_checks():
         if spec.id.value in wanted:
             report.add(_run_one(spec.id, spec.run, spec.stage, ctx, report))
     report.measurements = _measurements(ctx)
-    return report
+    return ctx
 
 
 def ordered_checks() -> list[CheckSpec]:
@@ -91,8 +116,11 @@ def _run_one(check: CheckId, run: Any, stage: Stage, ctx: Context, report: Repor
     if stage is Stage.RUNTIME:
         gate = report.get(CheckId.INPUT.value)
         if gate is not None and gate.status not in (Status.PASS, Status.WARN):
-            return _skipped(check, ctx.profile, "skipped: the input is not N x 3 x S x S float32, "
-                            "so images cannot be fed")
+            return _skipped(
+                check,
+                ctx.profile,
+                "skipped: the input is not N x 3 x S x S float32, so images cannot be fed",
+            )
     try:
         result: Finding = run(ctx)
         return result

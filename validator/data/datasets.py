@@ -1,0 +1,260 @@
+"""Dataset roots: where the images of each set are, what their labels are, and what is wrong.
+
+A dataset root holds one clean set and any number of attacked sets::
+
+    ROOT/clean/              the clean set
+    ROOT/attacked/<name>/    one folder per attacked set (sorted by name)
+
+A set is a folder of images with a ``label.txt`` in the official format (``<image name> <label>``
+per line; the name may contain spaces, the label is the last field) or, without one, one
+sub-folder per class. Class folders whose names are all whole numbers take that number as the
+label (so ``2`` sorts before ``10``); otherwise the sorted folder names give the class indices.
+Images are the files with an image suffix (.png .jpg .jpeg .bmp .webp .tif .tiff, any case);
+hidden files and folders (``.name``) are ignored.
+
+Listing a set reads no image: only names and labels are kept (a few hundred bytes per image), so
+the images themselves can be streamed. Problems that concern one image (a label out of range, a
+label line naming a missing file, an image with no label) raise DataError naming the file, or,
+when the caller asks to skip bad images, are recorded in ``ImageSet.skipped``. A label file that
+is not in the format at all is always an error.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from validator.data.samples import IMAGE_SUFFIXES
+from validator.errors import DataError
+
+LABEL_FILE = "label.txt"
+CLEAN_DIR = "clean"
+ATTACKED_DIR = "attacked"
+
+
+class SetKind(str, enum.Enum):
+    """Whether a set counts towards the clean or the attacked accuracy."""
+
+    CLEAN = "clean"
+    ATTACKED = "attacked"
+
+
+class LabelSource(str, enum.Enum):
+    """Where the labels of a set come from (shown in the report)."""
+
+    LABEL_FILE = "label.txt"
+    NUMBERED_FOLDERS = "class folders (numeric names)"
+    SORTED_FOLDERS = "class folders (sorted names)"
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One image to score: its file, its name within the set, and its label."""
+
+    path: Path
+    name: str
+    label: int
+
+
+@dataclass(frozen=True)
+class BadImage:
+    """An image left out of scoring (only with skipping on) and why."""
+
+    path: Path
+    set_name: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        """``{"path", "set", "reason"}`` for the report."""
+        return {"path": str(self.path), "set": self.set_name, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """A listed set: the images to score in a fixed order, and what was skipped while listing."""
+
+    name: str
+    kind: SetKind
+    folder: Path
+    samples: tuple[Sample, ...]
+    labels: LabelSource
+    skipped: tuple[BadImage, ...] = ()
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset root with its sets, clean first then attacked sets by name."""
+
+    root: Path
+    sets: tuple[ImageSet, ...]
+    ignored: tuple[Path, ...] = ()  # top-level folders that are neither clean/ nor attacked/
+
+    @property
+    def attacked(self) -> tuple[ImageSet, ...]:
+        """The attacked sets (possibly none)."""
+        return tuple(s for s in self.sets if s.kind is SetKind.ATTACKED)
+
+
+class _Problems:
+    """Either raises at the first bad image or collects them, as the caller chose."""
+
+    def __init__(self, set_name: str, skip: bool) -> None:
+        self.set_name, self.skip = set_name, skip
+        self.found: list[BadImage] = []
+
+    def report(self, path: Path, reason: str) -> None:
+        if not self.skip:
+            raise DataError(f"{path}: {reason} (--skip-bad-images scores without it)")
+        self.found.append(BadImage(path, self.set_name, reason))
+
+
+def open_dataset(root: Path, num_classes: int, *, skip_bad_images: bool = False) -> Dataset:
+    """List every set under ``root`` and check every label against ``num_classes``.
+
+    Raises DataError naming the file for a missing root, a missing clean set, a malformed label
+    file, an unreadable folder, and (unless ``skip_bad_images``) for each bad image."""
+    root = Path(root)
+    try:
+        return _open(root, num_classes, skip_bad_images)
+    except OSError as exc:  # e.g. a folder without read permission
+        where = exc.filename or root
+        raise DataError(f"{where}: cannot read ({exc.strerror or exc})") from None
+
+
+def _open(root: Path, num_classes: int, skip_bad_images: bool) -> Dataset:
+    if not root.is_dir():
+        raise DataError(f"{root}: {'not a folder' if root.exists() else 'no such dataset folder'}")
+    clean = root / CLEAN_DIR
+    if not clean.is_dir():
+        hint = (
+            "; it looks like a single set: put it in clean/ (and attacked sets in attacked/<name>/)"
+            if (root / LABEL_FILE).is_file()
+            else ""
+        )
+        raise DataError(
+            f"{root}: no {CLEAN_DIR}/ set (expected {CLEAN_DIR}/ and "
+            f"{ATTACKED_DIR}/<name>/ folders){hint}"
+        )
+    sets = [list_set(clean, CLEAN_DIR, SetKind.CLEAN, num_classes, skip_bad_images)]
+    for folder in _attacked_folders(root / ATTACKED_DIR):
+        sets.append(list_set(folder, folder.name, SetKind.ATTACKED, num_classes, skip_bad_images))
+    ignored = tuple(p for p in _subfolders(root) if p.name not in (CLEAN_DIR, ATTACKED_DIR))
+    return Dataset(root, tuple(sets), ignored)
+
+
+def _attacked_folders(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    if (folder / LABEL_FILE).is_file() or any(_image_files(folder)):
+        raise DataError(
+            f"{folder}: holds images directly; put each attacked set in its own "
+            f"folder, {folder}/<name>/"
+        )
+    return _subfolders(folder)
+
+
+def list_set(
+    folder: Path, name: str, kind: SetKind, num_classes: int, skip_bad_images: bool = False
+) -> ImageSet:
+    """List one set: ``label.txt`` if present, else class sub-folders."""
+    problems = _Problems(name, skip_bad_images)
+    if (folder / LABEL_FILE).is_file():
+        samples, source = _from_label_file(folder, num_classes, problems), LabelSource.LABEL_FILE
+    else:
+        samples, source = _from_class_folders(folder, num_classes, problems)
+    if not samples and not problems.found:
+        raise DataError(f"{folder}: no images (expected {LABEL_FILE} or class sub-folders)")
+    return ImageSet(name, kind, folder, tuple(samples), source, tuple(problems.found))
+
+
+def _from_label_file(folder: Path, num_classes: int, problems: _Problems) -> list[Sample]:
+    label_file = folder / LABEL_FILE
+    samples: list[Sample] = []
+    first_line: dict[str, int] = {}
+    for lineno, name, label in _label_lines(label_file):
+        where = f"{label_file}:{lineno}"
+        if name in first_line:
+            raise DataError(f"{where}: {name} is listed twice (first on line {first_line[name]})")
+        first_line[name] = lineno
+        path = folder / name
+        if not path.is_file():
+            problems.report(path, f"missing, but listed in {where}")
+        elif not 0 <= label < num_classes:
+            problems.report(path, f"{_range_reason(label, num_classes)} ({where})")
+        else:
+            samples.append(Sample(path, name, label))
+    for path in _image_files(folder):
+        if path.name not in first_line:
+            problems.report(path, f"image has no label in {LABEL_FILE}")
+    return samples
+
+
+def _label_lines(label_file: Path) -> Iterator[tuple[int, str, int]]:
+    """``(line number, image name, label)`` for each non-blank line of ``label_file``."""
+    try:
+        text = label_file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise DataError(f"{label_file}: not UTF-8 text") from None
+    except OSError as exc:
+        raise DataError(f"{label_file}: cannot read ({exc.strerror or exc})") from None
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.strip().rsplit(None, 1)
+        if len(parts) != 2 or not _is_int(parts[1]):
+            raise DataError(
+                f"{label_file}:{lineno}: expected '<image name> <label>', got {line.strip()[:80]!r}"
+            )
+        name = Path(parts[0]).as_posix()  # "./a.png" and "a.png" are the same image
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise DataError(f"{label_file}:{lineno}: {name} is outside the set's folder")
+        yield lineno, name, int(parts[1])
+
+
+def _from_class_folders(
+    folder: Path, num_classes: int, problems: _Problems
+) -> tuple[list[Sample], LabelSource]:
+    classes = _subfolders(folder)
+    if not classes:
+        raise DataError(f"{folder}: no {LABEL_FILE} and no class sub-folders")
+    numbered = all(c.name.isdigit() for c in classes)
+    source = LabelSource.NUMBERED_FOLDERS if numbered else LabelSource.SORTED_FOLDERS
+    samples: list[Sample] = []
+    for index, class_dir in enumerate(classes):
+        label = int(class_dir.name) if numbered else index
+        for path in _image_files(class_dir):
+            name = f"{class_dir.name}/{path.name}"
+            if 0 <= label < num_classes:
+                samples.append(Sample(path, name, label))
+            else:
+                problems.report(
+                    path, _range_reason(label, num_classes) + f" (folder {class_dir.name}/)"
+                )
+    for path in _image_files(folder):
+        problems.report(path, "image has no label (not inside a class folder)")
+    return samples, source
+
+
+def _range_reason(label: int, num_classes: int) -> str:
+    return f"label {label} is out of range 0-{num_classes - 1}"
+
+
+def _is_int(text: str) -> bool:
+    return text.lstrip("+-").isdigit()
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    """Non-hidden sub-folders, sorted by name (so the order is the same on every machine)."""
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _image_files(folder: Path) -> list[Path]:
+    """Non-hidden files with an image suffix directly in ``folder``, sorted by name (hidden files
+    such as macOS's ``._name.png`` shadows are not images)."""
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()
+    )

@@ -1,0 +1,247 @@
+"""Scoring inside a validation run: which dataset, whether the checks allow it, the run itself,
+and the notes that explain the numbers.
+
+The dataset is listed before any check runs (so a bad dataset fails fast, naming the file);
+scoring runs after the checks, and only when the input, runtime and output checks ran and did
+not fail (a failure under a severity lowered to warning does not stop it). Without ``--data``
+the profile's reference set is used, and the report says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from validator.checks.context import Context
+from validator.config import Profile
+from validator.data.datasets import Dataset, open_dataset
+from validator.engine import (
+    DEFAULT_BATCH,
+    EngineSettings,
+    PredictionsCsv,
+    PredictionSink,
+    Progress,
+    SetRun,
+    score_sets,
+)
+from validator.errors import DataError, UsageError
+from validator.findings import Report, Status
+from validator.inference import RuntimeFailure
+from validator.resources import reference_set
+from validator.scoring import Score, SetScore, chance_bound, near_chance
+from validator.vocab import CheckId
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    """How to score: on which dataset root, what to do with bad images, where predictions go."""
+
+    data: Path | None = None  # a root with clean/ and attacked/<name>/; None = reference set
+    skip_bad_images: bool = False  # skip (and list) bad images instead of stopping
+    predictions: Path | None = None  # CSV: image, set, label, prediction, confidence
+    batch_size: int = DEFAULT_BATCH
+    workers: int | None = None  # decoding threads
+
+
+@dataclass(frozen=True)
+class ScoreTarget:
+    """The dataset to score, listed; ``dataset`` is None (and ``problem`` says why) when the
+    reference set is missing or does not fit the profile."""
+
+    name: str
+    dataset: Dataset | None
+    reference: bool
+    problem: str | None = None
+
+
+_GATES = (CheckId.INPUT, CheckId.RUNTIME, CheckId.OUTPUT)
+
+
+def scoring_options(
+    checks_only: bool,
+    data: Path | None = None,
+    skip_bad_images: bool = False,
+    predictions: Path | None = None,
+) -> ScoreOptions | bool:
+    """The ``score`` argument of validate() for the command line's options (scoring is on
+    unless ``checks_only``, which contradicts the scoring options)."""
+    if checks_only:
+        options = {
+            "--data": data,
+            "--skip-bad-images": skip_bad_images,
+            "--predictions": predictions,
+        }
+        given = [name for name, value in options.items() if value]
+        if given:
+            raise UsageError(f"--checks-only does not score, so {', '.join(given)} has no use")
+        return False
+    return ScoreOptions(data, skip_bad_images, predictions)
+
+
+def score_target(options: ScoreOptions, profile: Profile) -> ScoreTarget:
+    """List the dataset to score (DataError naming the file when it is unreadable)."""
+    predictions = options.predictions
+    if predictions is not None and not predictions.parent.is_dir():
+        raise UsageError(f"cannot write {predictions}: {predictions.parent} is not a folder")
+    skip = options.skip_bad_images
+    if options.data is not None:
+        dataset = open_dataset(options.data, profile.num_classes, skip_bad_images=skip)
+        return ScoreTarget(str(options.data), dataset, reference=False)
+    name = f"reference_data/{profile.reference_data}"
+    root = reference_set(profile.reference_data)
+    if root is None:
+        missing = f"no reference data is installed for profile {profile.name}"
+        return ScoreTarget(
+            name, None, True, f"{missing} (set ROBUST_VALIDATE_DATA or pass --data DIR)"
+        )
+    try:
+        listed = open_dataset(root, profile.num_classes, skip_bad_images=skip)
+    except DataError as exc:  # the user did not choose this data: explain, do not stop
+        return ScoreTarget(
+            name, None, True, f"the reference set does not fit: {exc}; pass --data DIR"
+        )
+    return ScoreTarget(name, listed, reference=True)
+
+
+def add_score(
+    report: Report,
+    ctx: Context | None,
+    options: ScoreOptions,
+    target: ScoreTarget,
+    progress: Progress | None,
+) -> None:
+    """Score the model on ``target`` into ``report.score`` (or explain in a note why not)."""
+    blocker = _score_blocker(report, ctx, target)
+    if blocker is not None or ctx is None or target.dataset is None:
+        report.notes.append(f"score skipped: {blocker}")
+        return
+    batch = options.batch_size
+    consistency = report.get(CheckId.BATCH_CONSISTENCY.value)
+    if consistency is not None and consistency.status in (Status.FAIL, Status.WARN):
+        batch = 1
+        report.notes.append(
+            "scored image by image: the batch-consistency check found that "
+            "batching changes this model's outputs"
+        )
+    settings = EngineSettings(batch, options.workers, options.skip_bad_images)
+    try:
+        with _predictions_sink(options.predictions) as sink:
+            runs = score_sets(
+                ctx.runner, target.dataset.sets, ctx.profile, settings, progress, sink
+            )
+    except RuntimeFailure as exc:
+        report.notes.append(f"score skipped: {exc.reason}")
+        return
+    score = _score(runs, ctx.profile, target, ctx.runner.fixed_batch or batch)
+    report.score = score.to_dict()
+    report.notes.extend(_score_notes(score, runs, ctx.profile, target))
+
+
+def _score_blocker(report: Report, ctx: Context | None, target: ScoreTarget) -> str | None:
+    if target.dataset is None:
+        return target.problem or "no dataset"
+    if ctx is None:
+        return "the model did not load"
+    for check in _GATES:
+        finding = report.get(check.value)
+        if finding is None:
+            return (
+                f"the {check.value} check was not selected; scoring runs only after the "
+                "input, runtime and output checks pass"
+            )
+        if finding.status in (Status.FAIL, Status.ERROR, Status.SKIP):
+            return f"the {check.value} check did not pass ({finding.message})"
+    return None
+
+
+@contextmanager
+def _predictions_sink(path: Path | None) -> Iterator[PredictionSink | None]:
+    if path is None:
+        yield None
+        return
+    with PredictionsCsv(path) as writer:
+        yield writer
+
+
+def _score(runs: list[SetRun], profile: Profile, target: ScoreTarget, batch: int) -> Score:
+    sets = tuple(
+        SetScore(
+            r.image_set.name,
+            r.image_set.kind.value,
+            r.tally,
+            r.image_set.labels.value,
+            len(r.skipped),
+        )
+        for r in runs
+    )
+    skipped = [bad.to_dict() for r in runs for bad in r.skipped]
+    extra = {
+        "source": "reference" if target.reference else "data",
+        "chance": 1.0 / profile.num_classes,
+        "batch": batch,
+        "skipped": skipped,
+        "nan_outputs": sum(r.nan_rows for r in runs),
+    }
+    return Score(target.name, profile.weight_clean, profile.weight_attacked, sets, extra)
+
+
+def _score_notes(
+    score: Score, runs: list[SetRun], profile: Profile, target: ScoreTarget
+) -> list[str]:
+    notes: list[str] = []
+    if target.reference:
+        notes.append(
+            f"scored on the bundled reference set {target.name} (synthetic images, "
+            "not the competition's data); pass --data DIR to score on your own "
+            "clean/ and attacked/<name>/ sets"
+        )
+    notes.extend(_chance_note(score, profile, target))
+    if not score.has_attacked:
+        notes.append(
+            f"no attacked set (no {target.name}/attacked/<name>/ folder): attacked "
+            f"accuracy and the final score are null, since final = "
+            f"{profile.weight_clean} x clean + {profile.weight_attacked} x attacked "
+            "needs both"
+        )
+    skipped = [bad for r in runs for bad in r.skipped]
+    if skipped:
+        notes.append(
+            f"{len(skipped)} bad images skipped (--skip-bad-images), all listed in "
+            f"score.skipped; first: {skipped[0].path}: {skipped[0].reason}"
+        )
+    notes.extend(f"set {s.name}: no image left to score" for s in score.sets if not s.tally.images)
+    nan_rows = sum(r.nan_rows for r in runs)
+    if nan_rows:
+        notes.append(f"{nan_rows} images got NaN outputs and count as wrong")
+    dataset = target.dataset
+    if dataset is not None and dataset.ignored:
+        names = ", ".join(f"{p.name}/" for p in dataset.ignored)
+        notes.append(
+            f"ignored {names} in {target.name}: only clean/ and attacked/<name>/ are scored"
+        )
+    return notes
+
+
+def _chance_note(score: Score, profile: Profile, target: ScoreTarget) -> list[str]:
+    clean = score.pooled("clean")
+    if not near_chance(clean.correct, clean.images, profile.num_classes):
+        return []
+    where = "the reference set" if target.reference else target.name
+    bound = chance_bound(clean.images, profile.num_classes)
+    head = (
+        f"clean accuracy {clean.accuracy:.4f} on {where} is at chance level for "
+        f"{profile.num_classes} classes ({clean.correct} of {clean.images} right; guessing "
+        f"gets up to {bound} right with 99% probability)"
+    )
+    if target.reference:
+        return [
+            f"{head}: the number means nothing unless the model was trained on the reference "
+            "classes; score it on data of its own classes with --data DIR"
+        ]
+    return [
+        f"{head}: check the labels and the preprocessing (the profile feeds "
+        f"{profile.channel_order.value.upper()} pixels in [0, 1], resized by "
+        f"'{profile.resize.value}' to {profile.input_size} x {profile.input_size})"
+    ]
