@@ -2,9 +2,11 @@
 
 Public API::
 
-    from validator import validate
-    report = validate("model.onnx", profile="final")
+    from validator import ScoreOptions, validate
+    report = validate("model.onnx", profile="final")            # rule checks only
     report.verdict, report.findings, report.measurements
+    scored = validate("model.onnx", score=ScoreOptions(data=Path("my_data")))
+    scored.score["final"]                                       # 0.4 clean + 0.6 attacked
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from validator.config import Profile, load_profile
+from validator.engine import Progress
 from validator.errors import DataError, UsageError, ValidatorError
+from validator.evaluation import ScoreOptions
 from validator.findings import Finding, Report, Severity, Status, Verdict
 from validator.pipeline import validate
 
@@ -20,7 +24,9 @@ __all__ = [
     "DataError",
     "Finding",
     "Profile",
+    "Progress",
     "Report",
+    "ScoreOptions",
     "Severity",
     "Status",
     "UsageError",

@@ -59,7 +59,8 @@ def render_report(report: Report, console: Console, *, quiet: bool = False) -> N
 
 def _checks_table(report: Report) -> Table:
     model = report.model.get("path", "?")
-    table = Table(title=f"robust-validate: {model} (profile {report.profile.get('name')})")
+    title = Text(f"robust-validate: {model} (profile {report.profile.get('name')})")
+    table = Table(title=title)
     for column in ("check", "status", "measured", "limit", "message"):
         table.add_column(column, overflow="fold", no_wrap=column in ("check", "status"))
     for finding in report.findings:
@@ -68,7 +69,7 @@ def _checks_table(report: Report) -> Table:
             Text(finding.status.value, style=_STYLE[finding.status]),
             _figure(finding.measured),
             _figure(finding.limit),
-            finding.message,
+            Text(finding.message),  # user text (paths, names) is never markup
         )
     return table
 

@@ -14,6 +14,7 @@ from typing import Any
 from validator.checks import CHECKS, Stage, check_load
 from validator.checks.compat import default_opset
 from validator.checks.context import Context
+from validator.checks.ensemble import ensemble_measurement
 from validator.checks.interface import describe
 from validator.checks.registry import CheckSpec
 from validator.config import Profile, load_profile
@@ -79,7 +80,7 @@ def _run_checks(
     for spec in ordered_checks():
         if spec.id.value in wanted:
             report.add(_run_one(spec.id, spec.run, spec.stage, ctx, report))
-    report.measurements = _measurements(ctx)
+    report.measurements = _measurements(ctx, report)
     return ctx
 
 
@@ -130,12 +131,13 @@ def _run_one(check: CheckId, run: Any, stage: Stage, ctx: Context, report: Repor
         return ctx.finding(check, Status.ERROR, message[:400])
 
 
-def _measurements(ctx: Context) -> dict[str, Any]:
+def _measurements(ctx: Context, report: Report) -> dict[str, Any]:
     try:
         analysis = ctx.analysis
     except Exception:
         return {}
     index = analysis.index
+    ensemble = report.get(CheckId.ENSEMBLE.value)
     return {
         "params": analysis.params.total,
         "macs": {c.value: analysis.macs.total[c] for c in MacsConvention},
@@ -144,4 +146,7 @@ def _measurements(ctx: Context) -> dict[str, Any]:
         "input": describe(index.inputs[0]) if len(index.inputs) == 1 else None,
         "output": describe(index.graph.output[0]) if len(index.graph.output) == 1 else None,
         "nodes": len(index.graph.node),
+        "ensemble": ensemble_measurement(ctx)
+        if ensemble and ensemble.status is not Status.SKIP
+        else None,
     }

@@ -68,17 +68,12 @@ def test_hostile_file_fails_load_with_exit_1(case: Hostile, tmp_path: Path) -> N
 
 # The table renders messages and the model path as rich markup: a closing tag in a user's path
 # or an external-data location raises MarkupError inside rich (a traceback, exit status 1).
-MARKUP_BUG = pytest.mark.xfail(
-    strict=True, reason="validator/console.py renders user text as rich markup (MarkupError)"
-)
 
 
-@MARKUP_BUG
 def test_markup_in_an_external_data_location_is_printed_verbatim(tmp_path: Path) -> None:
     assert_load_failed(tmp_path, external_model(tmp_path, "[/bold]w.bin"), ["[/bold]w.bin"])
 
 
-@MARKUP_BUG
 def test_markup_in_the_model_path_is_printed_verbatim(tmp_path: Path) -> None:
     model = tmp_path / "a[" / "b]" / "model.onnx"
     model.parent.mkdir(parents=True)
