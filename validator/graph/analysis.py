@@ -106,23 +106,24 @@ def macs_at_batch(analysis: GraphAnalysis, batch: int) -> MacTally:
 def _tally_graph(index: GraphIndex, shapes: ShapeMap) -> MacTally:
     tally = MacTally()
     for position in index.order:
-        node = index.nodes[position]
-        if node.op_type in ("If", "Loop", "Scan"):
+        op, inputs = index.ops[position], index.node_inputs[position]
+        if op in ("If", "Loop", "Scan"):
             _tally_control_flow(index, position, shapes, tally)
             continue
         view = NodeView(
-            node,
-            [shapes.get(n) if n else None for n in node.input],
-            [shapes.get(n) if n else None for n in node.output],
-            [bool(n) and n in index.constant for n in node.input],
+            index.nodes[position],
+            [shapes.get(n) if n else None for n in inputs],
+            [shapes.get(n) if n else None for n in index.node_outputs[position]],
+            [bool(n) and n in index.constant for n in inputs],
         )
         try:
             counts = count_node(view)
         except Unknown:
-            tally.uncounted.append(f"{index.node_name(position)} ({node.op_type})")
+            tally.uncounted.append(f"{index.node_name(position)} ({op})")
             continue
-        tally.add(node.op_type, counts)
-        tally.note_node(f"{index.node_name(position)} ({node.op_type})", counts)
+        tally.add(op, counts)
+        if any(counts.values()):
+            tally.note_node(f"{index.node_name(position)} ({op})", counts)
     return tally
 
 

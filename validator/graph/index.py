@@ -22,6 +22,9 @@ class GraphIndex:
 
     graph: onnx.GraphProto
     nodes: list[onnx.NodeProto] = field(default_factory=list)  # protobuf indexing is slow
+    ops: list[str] = field(default_factory=list)  # plain copies of per-node fields, for speed
+    node_inputs: list[tuple[str, ...]] = field(default_factory=list)
+    node_outputs: list[tuple[str, ...]] = field(default_factory=list)
     producer: dict[str, int] = field(default_factory=dict)
     consumers: dict[str, list[int]] = field(default_factory=dict)
     initializers: dict[str, onnx.TensorProto] = field(default_factory=dict)
@@ -38,29 +41,34 @@ class GraphIndex:
 
 def build_index(graph: onnx.GraphProto) -> GraphIndex:
     """Index ``graph`` in O(nodes + edges)."""
-    index = GraphIndex(graph, list(graph.node))
+    nodes = list(graph.node)
+    index = GraphIndex(graph, nodes)
+    index.ops = [node.op_type for node in nodes]
+    index.node_inputs = [tuple(node.input) for node in nodes]
+    index.node_outputs = [tuple(node.output) for node in nodes]
     index.initializers = {t.name: t for t in graph.initializer}
     index.inputs = [v for v in graph.input if v.name not in index.initializers]
-    for position, node in enumerate(graph.node):
-        for name in node.output:
+    for position, outputs in enumerate(index.node_outputs):
+        for name in outputs:
             if name:
                 index.producer[name] = position
-        for name in node.input:
+    for position, inputs in enumerate(index.node_inputs):
+        for name in inputs:
             if name:
                 index.consumers.setdefault(name, []).append(position)
-    index.order, index.cyclic = _topological_order(graph, index.producer)
-    index.constant = _constant_tensors(graph, index)
+    index.order, index.cyclic = _topological_order(index.node_inputs, index.producer)
+    index.constant = _constant_tensors(index)
     return index
 
 
 def _topological_order(
-    graph: onnx.GraphProto, producer: dict[str, int]
+    node_inputs: list[tuple[str, ...]], producer: dict[str, int]
 ) -> tuple[list[int], list[int]]:
     """Kahn's algorithm; returns (order, positions left over because they sit on a cycle)."""
-    waiting = [0] * len(graph.node)
+    waiting = [0] * len(node_inputs)
     dependants: dict[int, list[int]] = {}
-    for position, node in enumerate(graph.node):
-        parents = {producer[n] for n in node.input if n in producer}
+    for position, inputs in enumerate(node_inputs):
+        parents = {producer[n] for n in inputs if n in producer}
         waiting[position] = len(parents)
         for parent in parents:
             dependants.setdefault(parent, []).append(position)
@@ -74,16 +82,16 @@ def _topological_order(
             if waiting[child] == 0:
                 ready.append(child)
     done = set(order)
-    return order, [p for p in range(len(graph.node)) if p not in done]
+    return order, [p for p in range(len(node_inputs)) if p not in done]
 
 
-def _constant_tensors(graph: onnx.GraphProto, index: GraphIndex) -> set[str]:
+def _constant_tensors(index: GraphIndex) -> set[str]:
     constant = set(index.initializers)
     for position in index.order:
-        node = index.nodes[position]
-        if node.op_type in _SUBGRAPH_OPS:
+        op = index.ops[position]
+        if op in _SUBGRAPH_OPS:
             continue
-        inputs = [n for n in node.input if n]
-        if (inputs or node.op_type in _SOURCE_OPS) and all(n in constant for n in inputs):
-            constant.update(n for n in node.output if n)
+        inputs = [n for n in index.node_inputs[position] if n]
+        if (inputs or op in _SOURCE_OPS) and all(n in constant for n in inputs):
+            constant.update(n for n in index.node_outputs[position] if n)
     return constant
