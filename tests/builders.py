@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+from PIL import Image
 
 OPSET = 13
 
@@ -123,3 +124,62 @@ def save(model: onnx.ModelProto, folder: Path, name: str) -> Path:
     path = folder / name
     onnx.save(model, str(path))
     return path
+
+
+# A 3-class "colour" model on 16 x 16 images, whose score on colour_dataset() is known exactly.
+COLOUR_SIZE = 16
+RED, GREEN, BLUE = (230, 20, 20), (20, 230, 20), (20, 20, 230)
+CLASS_OF = {RED: 2, GREEN: 1, BLUE: 0}  # the colour model's answer, fed BGR
+# clean 6/6 -> 1.0; attacked 2/6 (blur 2 of 4, pgd 0 of 2) -> 1/3; final 0.4 + 0.6/3 = 0.6
+CLEAN, ATTACKED, FINAL = 1.0, 1 / 3, 0.6
+
+
+def colour_model(path: Path, classes: int = 3, constant: bool = False) -> Path:
+    """Mean of each channel projected to ``classes`` scores (identity for 3 classes, so the
+    brightest channel wins; all zeros, so always class 0, when ``constant``)."""
+    projection = np.zeros((3, classes), np.float32)
+    if not constant:
+        projection[:, :3] = np.eye(3, dtype=np.float32)
+    nodes = [
+        helper.make_node("GlobalAveragePool", ["input"], ["pooled"]),
+        helper.make_node("Flatten", ["pooled"], ["flat"]),
+        helper.make_node("MatMul", ["flat", "projection"], ["output"]),
+    ]
+    size = COLOUR_SIZE
+    graph = helper.make_graph(
+        nodes, "colour",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, size, size])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", classes])],
+        [numpy_helper.from_array(projection, "projection")],
+    )  # fmt: skip
+    onnx.save(_model(graph, OPSET), path)
+    return path
+
+
+def colour_profile(path: Path, classes: int = 3) -> Path:
+    """The final profile for ``classes`` classes at 16 x 16."""
+    path.write_text(
+        f'base = "final"\nname = "tiny"\nnum_classes = {classes}\ninput_size = {COLOUR_SIZE}\n'
+    )
+    return path
+
+
+def colour_set(folder: Path, colours: list[tuple[int, int, int]], labels: list[int]) -> Path:
+    """A set folder of flat-colour PNGs (sizes vary) with its label.txt."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for i, (colour, label) in enumerate(zip(colours, labels, strict=True)):
+        Image.new("RGB", (12 + i, 10), colour).save(folder / f"{i:02d}.png")
+        lines.append(f"{i:02d}.png {label}\n")
+    (folder / "label.txt").write_text("".join(lines))
+    return folder
+
+
+def colour_dataset(root: Path, attacked: bool = True) -> Path:
+    """clean: 6 of 6 right; attacked/blur: 2 of 4; attacked/pgd: 0 of 2 -> final 0.6."""
+    colours = [RED, GREEN, BLUE] * 2
+    colour_set(root / "clean", colours, [CLASS_OF[c] for c in colours])
+    if attacked:
+        colour_set(root / "attacked" / "blur", [RED, GREEN, BLUE, RED], [2, 1, 2, 0])
+        colour_set(root / "attacked" / "pgd", [RED, GREEN], [0, 0])
+    return root

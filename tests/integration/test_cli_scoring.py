@@ -7,71 +7,21 @@ import io
 import json
 from pathlib import Path
 
-import numpy as np
-import onnx
 import pytest
 from click.testing import CliRunner, Result
-from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 from rich.console import Console
 
+from tests import builders
 from validator.cli import cli
 from validator.console import ProgressBars
 from validator.pipeline import ScoreOptions, validate
 
 SIZE = 16
-RED, GREEN, BLUE = (230, 20, 20), (20, 230, 20), (20, 20, 230)
-CLASS_OF = {RED: 2, GREEN: 1, BLUE: 0}  # the colour model's answer, fed BGR
-
-
-def _model(path: Path, classes: int = 3, constant: bool = False) -> Path:
-    """Mean of each channel, projected to ``classes`` scores (identity for 3 classes; all
-    zeros, so always class 0, when ``constant``)."""
-    projection = np.zeros((3, classes), np.float32)
-    if not constant:
-        projection[:, :3] = np.eye(3, dtype=np.float32)
-    nodes = [
-        helper.make_node("GlobalAveragePool", ["input"], ["pooled"]),
-        helper.make_node("Flatten", ["pooled"], ["flat"]),
-        helper.make_node("MatMul", ["flat", "projection"], ["output"]),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "colour",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, SIZE, SIZE])],
-        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", classes])],
-        [numpy_helper.from_array(projection, "projection")],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
-    onnx.save(model, path)
-    return path
-
-
-def _profile(path: Path, classes: int = 3) -> Path:
-    path.write_text(
-        f'base = "final"\nname = "tiny"\nnum_classes = {classes}\ninput_size = {SIZE}\n'
-    )
-    return path
-
-
-def _colour_set(folder: Path, colours: list[tuple[int, int, int]], labels: list[int]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    lines = []
-    for i, (colour, label) in enumerate(zip(colours, labels, strict=True)):
-        Image.new("RGB", (12 + i, 10), colour).save(folder / f"{i:02d}.png")
-        lines.append(f"{i:02d}.png {label}\n")
-    (folder / "label.txt").write_text("".join(lines))
-    return folder
-
-
-def _dataset(root: Path, attacked: bool = True) -> Path:
-    """clean: 6 of 6 right; attacked/blur: 2 of 4; attacked/pgd: 0 of 2 -> final 0.6."""
-    colours = [RED, GREEN, BLUE] * 2
-    _colour_set(root / "clean", colours, [CLASS_OF[c] for c in colours])
-    if attacked:
-        _colour_set(root / "attacked" / "blur", [RED, GREEN, BLUE, RED], [2, 1, 2, 0])
-        _colour_set(root / "attacked" / "pgd", [RED, GREEN], [0, 0])
-    return root
+RED, GREEN, BLUE, CLASS_OF = builders.RED, builders.GREEN, builders.BLUE, builders.CLASS_OF
+SIZE = builders.COLOUR_SIZE
+_model, _profile = builders.colour_model, builders.colour_profile
+_colour_set, _dataset = builders.colour_set, builders.colour_dataset
 
 
 @pytest.fixture
