@@ -11,12 +11,16 @@ import hashlib
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 
 import onnx
 from google.protobuf.message import DecodeError
 
+from validator.external_data import external_data_files
+from validator.load_errors import ModelLoadError, one_line, os_reason, quote, show
 from validator.tensors import ELEMENT_BYTES, declared_elements, stored_bytes
+
+__all__ = ["LoadedModel", "ModelLoadError", "iter_graphs", "iter_tensors", "load_model"]
 
 PROTOBUF_LIMIT = 2**31 - 1  # protobuf cannot parse a message larger than this
 MAX_SUBGRAPH_DEPTH = 32
@@ -26,14 +30,6 @@ _SIGNATURES = (
     (b"\x89HDF", "an HDF5 file (a Keras model?)"),
     (b"\x89PNG", "a PNG image"),
 )
-
-
-class ModelLoadError(Exception):
-    """The file is not a model robust-validate can analyse; ``reason`` is one line for users."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -80,13 +76,13 @@ def load_model(path: str | Path) -> LoadedModel:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ModelLoadError(f"cannot read {_show(path.name)}: {_os_reason(exc)}") from None
+        raise ModelLoadError(f"cannot read {show(path.name)}: {os_reason(exc)}") from None
     _refuse_foreign_format(data)
     proto = _parse(data)
     digest = _Digest(data)  # hashing 100 MB costs more than the checks: overlap them
     digest.start()
     _check_structure(proto)
-    external = _external_data_files(proto, path.parent)
+    external = external_data_files(iter_tensors(proto), path.parent)
     # The checker reads external data relative to the model's path, so it needs the path
     # then; otherwise the bytes already read are five times faster than re-reading the file.
     _run_checker(str(path) if external else data)
@@ -97,14 +93,14 @@ def _model_size(path: Path) -> int:
     """Bytes of the model file, refusing what is not a regular file of a parseable size."""
     try:
         if path.is_dir():
-            raise ModelLoadError(f"{_show(str(path))} is a directory, not an .onnx file")
+            raise ModelLoadError(f"{show(str(path))} is a directory, not an .onnx file")
         if not path.exists():
-            raise ModelLoadError(f"{_show(str(path))} does not exist")
+            raise ModelLoadError(f"{show(str(path))} does not exist")
         if not path.is_file():
-            raise ModelLoadError(f"{_show(str(path))} is not a regular file")
+            raise ModelLoadError(f"{show(str(path))} is not a regular file")
         size = path.stat().st_size
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
-        raise ModelLoadError(f"cannot open {_show(str(path))}: {_os_reason(exc)}") from None
+        raise ModelLoadError(f"cannot open {show(str(path))}: {os_reason(exc)}") from None
     if size == 0:
         raise ModelLoadError("the file is empty (0 bytes)")
     if size > PROTOBUF_LIMIT:
@@ -139,7 +135,7 @@ def _parse(data: bytes) -> onnx.ModelProto:
 
 
 def _decode_reason(exc: BaseException) -> str:
-    text = _one_line(exc)
+    text = one_line(exc)
     if "MaxDepth" in text or isinstance(exc, RecursionError):
         return (
             "not a valid ONNX protobuf: messages are nested deeper than protobuf's limit of 100 "
@@ -199,9 +195,9 @@ def iter_tensors(proto: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
 
 def _check_tensor_size(tensor: onnx.TensorProto) -> None:
     if any(d < 0 for d in tensor.dims):
-        raise ModelLoadError(f"tensor {_quote(tensor.name)} declares a negative dimension")
+        raise ModelLoadError(f"tensor {quote(tensor.name)} declares a negative dimension")
     if tensor.data_location == onnx.TensorProto.EXTERNAL:
-        return  # checked against the file in _external_data_files
+        return  # checked against the file in external_data_files
     elements = declared_elements(tensor)
     have = stored_bytes(tensor)
     itemsize = ELEMENT_BYTES.get(tensor.data_type)
@@ -209,91 +205,9 @@ def _check_tensor_size(tensor: onnx.TensorProto) -> None:
         return  # strings and exotic types: leave to the checker
     if elements * itemsize != have and not (elements == 0 and have == 0):
         raise ModelLoadError(
-            f"tensor {_quote(tensor.name)} declares shape {_show(str(list(tensor.dims)))} "
+            f"tensor {quote(tensor.name)} declares shape {show(str(list(tensor.dims)))} "
             f"({elements} elements) but holds {have} bytes of data"
         )
-
-
-def _external_data_files(proto: onnx.ModelProto, folder: Path) -> dict[Path, int]:
-    """The distinct external data files and their sizes, each checked to lie inside ``folder``
-    and to hold the bytes its tensors claim. Nothing is read: only stat()ed."""
-    sizes: dict[Path, int] = {}
-    root = _resolve(folder, "the model's folder")
-    for tensor in iter_tensors(proto):
-        if tensor.data_location != onnx.TensorProto.EXTERNAL:
-            continue
-        info = {entry.key: entry.value for entry in tensor.external_data}
-        target, size = _safe_location(tensor.name, info.get("location", ""), folder, root)
-        _check_extent(tensor, info, target, size)
-        sizes[target] = size
-    return sizes
-
-
-def _check_extent(tensor: onnx.TensorProto, info: dict[str, str], target: Path, size: int) -> None:
-    name = _quote(tensor.name)
-    offset, length = _int_field(info, "offset", 0), _int_field(info, "length", -1)
-    itemsize = ELEMENT_BYTES.get(tensor.data_type)
-    wanted = None if itemsize is None else declared_elements(tensor) * itemsize
-    if wanted is not None and length >= 0 and length != wanted:
-        raise ModelLoadError(
-            f"external data of {name} is {length} bytes but its shape "
-            f"{_show(str(list(tensor.dims)))} needs {wanted}"
-        )
-    length = length if length >= 0 else (wanted or 0)
-    if offset < 0 or offset + length > size:
-        raise ModelLoadError(
-            f"external data of {name} wants bytes {offset}..{offset + length} "
-            f"of {_show(target.name)}, which has {size} bytes"
-        )
-
-
-def _safe_location(name: str, location: str, folder: Path, root: Path) -> tuple[Path, int]:
-    """The resolved data file and its size; refuses anything that could read outside
-    ``root`` (absolute paths, ``..``, symlinks leading out) or is not a regular file."""
-    shown = _show(location)
-    if not location:
-        raise ModelLoadError(f"tensor {_quote(name)} is external but names no location")
-    posix, windows = PurePosixPath(location), PureWindowsPath(location)
-    if posix.is_absolute() or windows.is_absolute() or windows.drive:
-        raise ModelLoadError(f"external data of {_quote(name)} uses an absolute path ({shown})")
-    if ".." in posix.parts or ".." in windows.parts:
-        raise ModelLoadError(f"external data of {_quote(name)} leaves the model's folder ({shown})")
-    target = _resolve(folder / location, f"external data file {shown}")
-    if not target.is_relative_to(root):
-        raise ModelLoadError(
-            f"external data of {_quote(name)} resolves outside the model's folder ({shown})"
-        )
-    link = folder / location
-    try:
-        if not target.exists():
-            broken = "a dangling or looping symlink" if link.is_symlink() else "missing"
-            raise ModelLoadError(f"external data file {shown} of {_quote(name)} is {broken}")
-        if link.is_symlink():  # onnx.checker and onnxruntime refuse these too
-            raise ModelLoadError(
-                f"external data file {shown} of {_quote(name)} is a symbolic link, which onnx "
-                "refuses: copy the data in place"
-            )
-        if not target.is_file():
-            raise ModelLoadError(f"external data {shown} of {_quote(name)} is not a regular file")
-        return target, target.stat().st_size
-    except OSError as exc:
-        raise ModelLoadError(f"cannot open external data file {shown}: {_os_reason(exc)}") from None
-
-
-def _resolve(path: Path, what: str) -> Path:
-    try:
-        return path.resolve()
-    except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: a symlink loop (3.11)
-        raise ModelLoadError(f"cannot open {what}: {_os_reason(exc)}") from None
-
-
-def _int_field(info: dict[str, str], key: str, default: int) -> int:
-    try:
-        return int(info.get(key, default))
-    except ValueError:
-        raise ModelLoadError(
-            f"external data {key} {_quote(info.get(key, ''))} is not a number"
-        ) from None
 
 
 def _run_checker(model: str | bytes) -> None:
@@ -302,40 +216,11 @@ def _run_checker(model: str | bytes) -> None:
     except (onnx.checker.ValidationError, onnx.onnx_cpp2py_export.checker.ValidationError) as exc:
         raise ModelLoadError(f"onnx.checker: {_checker_reason(exc)}") from None
     except Exception as exc:  # the checker's C++ layer raises assorted types on hostile input
-        raise ModelLoadError(f"onnx.checker failed: {_one_line(exc)}") from None
+        raise ModelLoadError(f"onnx.checker failed: {one_line(exc)}") from None
 
 
 def _checker_reason(exc: BaseException) -> str:
-    text = _one_line(exc)
+    text = one_line(exc)
     if "topologically sorted" in text:  # what the checker says about a cycle, too
         return f"the graph has a cycle or nodes out of order ({text})"
     return text
-
-
-def _one_line(exc: BaseException, limit: int = 300) -> str:
-    """The exception's message on one line (checker messages span several), shortened."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return _show(text, limit)
-
-
-def _os_reason(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror.lower()
-    if isinstance(exc, RuntimeError):  # pathlib's resolve() on Python 3.11
-        return "symlink loop"
-    return _one_line(exc, 120)
-
-
-def _show(text: str, limit: int = 120) -> str:
-    """User-controlled text (paths, names) made safe for a one-line message: control
-    characters escaped, long strings shortened in the middle."""
-    if not text.isprintable():
-        text = repr(text)[1:-1]
-    if len(text) > limit:
-        half = (limit - 3) // 2
-        text = f"{text[:half]}...{text[-half:]}"
-    return text
-
-
-def _quote(name: str) -> str:
-    return f"'{_show(name, 80)}'"
