@@ -1,0 +1,49 @@
+"""Patch and laser attacks: they change only what they claim to change and fool an undefended
+model within small budgets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.unit.test_attacks_models import linear_model, query_model, random_images, save
+from validator.attacks.laser import LaserBeam, wavelength_rgb
+from validator.attacks.patch import PatchAttack
+
+SEEDS = list(range(8))
+
+
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save(linear_model(), tmp_path_factory.mktemp("patch"), "plain")
+
+
+def test_patch_changes_one_square_of_the_given_side(plain: Path) -> None:
+    model = query_model(plain)
+    images = random_images(8)
+    labels = model.predict(images)
+    result = PatchAttack(size=0.25).run(model, images, labels, SEEDS, 50)
+    assert result.success.mean() >= 0.5
+    for before, after in zip(images, result.images, strict=True):
+        rows, cols = np.nonzero(np.any(before != after, axis=0))
+        if len(rows):
+            assert rows.max() - rows.min() < 4 and cols.max() - cols.min() < 4
+
+
+def test_laser_fools_and_describes_its_beam(plain: Path) -> None:
+    model = query_model(plain)
+    images = random_images(8)
+    labels = model.predict(images)
+    result = LaserBeam().run(model, images, labels, SEEDS, 40)
+    assert result.success.mean() >= 0.5
+    assert np.all(result.images >= images)  # light only adds
+    beam = result.per_image["beam"][0]
+    assert 380 <= beam["wavelength_nm"] <= 750 and 0 <= beam["angle_deg"] <= 180
+
+
+@pytest.mark.parametrize(("nm", "channel"), [(450, 2), (530, 1), (650, 0)])
+def test_wavelengths_map_to_their_colour(nm: float, channel: int) -> None:
+    rgb = wavelength_rgb(np.array([nm]))[0]
+    assert int(np.argmax(rgb)) == channel

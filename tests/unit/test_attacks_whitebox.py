@@ -1,0 +1,72 @@
+"""White-box attacks through the PyTorch rendering of the graph (skipped without torch), and
+clean skips when torch is absent or the graph does not convert."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.unit.test_attacks_models import (
+    linear_model,
+    query_model,
+    random_images,
+    save,
+    test_profile,
+    write_dataset,
+)
+from validator.attacks.runner import run_suite
+from validator.attacks.suites import suite_from_mapping
+from validator.attacks.whitebox import EXTRA_HINT, Unavailable, WhiteBox, load_torch
+from validator.findings import Status
+
+SEEDS = list(range(16))
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("whitebox")
+
+
+@pytest.mark.parametrize("method", ["pgd", "apgd-ce", "apgd-dlr"])
+@pytest.mark.parametrize("wrap", ["none", "masked"])
+def test_white_box_attacks_fool_the_model_inside_the_ball(
+    folder: Path, method: str, wrap: str
+) -> None:
+    pytest.importorskip("torch")
+    model = query_model(save(linear_model(wrap), folder, wrap))
+    images = random_images(16)
+    labels = model.predict(images)
+    result = WhiteBox(method=method, eps=8 / 255).run(model, images, labels, SEEDS, 10)
+    assert result.success.mean() >= 0.8
+    assert np.abs(result.images - images).max() <= 8
+    assert np.array_equal(model.predict(result.images) != labels, result.success)
+
+
+def test_without_torch_white_box_sets_are_skipped_with_the_install_hint(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(Unavailable, match="robust-validate\\[whitebox\\]"):
+        load_torch()
+    model = save(linear_model(), folder, "plain")
+    data = write_dataset(tmp_path / "data", model, count=4)
+    suite = suite_from_mapping({"attack": [{"kind": "pgd-linf", "budget": 5}]})
+    run = run_suite(model, data, suite, test_profile())
+    assert run.sets[0].skipped == EXTRA_HINT
+    convertible = run.findings[1]
+    assert convertible.id == "convertible" and convertible.status is Status.SKIP
+
+
+def test_a_graph_that_does_not_convert_is_reported(folder: Path, tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    proto = linear_model()
+    proto.graph.node[-1].op_type = "Softplus"  # runs in onnxruntime, not in the interpreter
+    path = save(proto, folder, "odd")
+    model = query_model(path)
+    images = random_images(2)
+    with pytest.raises(Unavailable, match="Softplus") as caught:
+        WhiteBox().run(model, images, model.predict(images), SEEDS[:2], 3)
+    assert caught.value.convertible is False

@@ -1,0 +1,165 @@
+"""Adversarial light: a laser beam overlay whose parameters are searched against the model
+(after Duan et al., "Adversarial Laser Beam", CVPR 2021).
+
+A beam is a straight band of light added to the image: its colour comes from a wavelength
+(380-750 nm, converted with Bruton's approximation of the visible spectrum), its line from an
+angle and a signed offset from the image centre, its width in pixels, and its intensity. Full
+intensity within half the width of the line, fading linearly to nothing at the full width.
+
+The search is a greedy random search: start from a random beam, then perturb the best beam with
+Gaussian steps that shrink over the budget (with a fresh random beam every ``restart_every``
+queries), keeping a beam when the margin does not get worse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from validator.attacks.base import LEVELS, AttackResult, Family, generators, nearest
+from validator.attacks.model_fn import QueryModel
+from validator.attacks.search import clean_pass, evaluate, uniform_draws
+
+# Parameter columns, each searched in [0, 1] and mapped to its range by _decode.
+WAVELENGTH, ANGLE, OFFSET, WIDTH, INTENSITY = range(5)
+
+
+def wavelength_rgb(nm: np.ndarray) -> np.ndarray:
+    """RGB in [0, 1] (N x 3) for wavelengths in nanometres (Dan Bruton's piecewise model)."""
+    nm = np.asarray(nm, dtype=np.float64)
+    r = np.select(
+        [nm < 440, nm < 490, nm < 510, nm < 580, nm < 645],
+        [(440 - nm) / 60, 0, 0, (nm - 510) / 70, 1],
+        1,
+    )
+    g = np.select(
+        [nm < 440, nm < 490, nm < 510, nm < 580, nm < 645],
+        [0, (nm - 440) / 50, 1, 1, (645 - nm) / 65],
+        0,
+    )
+    b = np.select([nm < 490, nm < 510], [1, (510 - nm) / 20], 0)
+    # Intensity falls off near the limits of vision.
+    fade = np.select(
+        [nm < 420, nm > 700], [0.3 + 0.7 * (nm - 380) / 40, 0.3 + 0.7 * (750 - nm) / 50], 1
+    )
+    return np.clip(np.stack([r, g, b], axis=-1) * fade[..., None], 0.0, 1.0)
+
+
+class LaserBeam:
+    """Laser-beam overlay; ``width`` range is a fraction of the image side, ``intensity``
+    range of full brightness added."""
+
+    family = Family.LIGHT
+
+    def __init__(
+        self,
+        name: str = "laser",
+        width: tuple[float, float] = (0.02, 0.2),
+        intensity: tuple[float, float] = (0.3, 1.0),
+        restart_every: int = 10,
+    ) -> None:
+        self.name, self.width, self.intensity = name, tuple(width), tuple(intensity)
+        self.restart_every = restart_every
+
+    @property
+    def params(self) -> Mapping[str, Any]:
+        """Search ranges (wavelength in nm, angle in degrees, width/offset as fractions)."""
+        return {
+            "wavelength_nm": [380, 750],
+            "angle_deg": [0, 180],
+            "width": list(self.width),
+            "intensity": list(self.intensity),
+            "restart_every": self.restart_every,
+        }
+
+    def run(
+        self,
+        model: QueryModel,
+        images: np.ndarray,
+        labels: np.ndarray,
+        seeds: Sequence[int],
+        budget: int,
+    ) -> AttackResult:
+        """Search a beam per correctly classified image with at most ``budget`` queries."""
+        n = len(images)
+        rngs = generators(seeds)
+        start = clean_pass(model, images, labels)
+        steps = max(budget // model.draws - 2, 0)
+        u = uniform_draws(rngs, steps + 1, 5)
+        noise = np.stack([rng.standard_normal((steps, 5)) for rng in rngs]) if n else u
+        best = u[:, 0].copy()
+        queries = np.full(n, model.draws, dtype=np.int64)
+        fooled, margin = start.fooled.copy(), np.full(n, np.inf)
+        todo = np.flatnonzero(~fooled)
+        if len(todo) and budget // model.draws > 1:
+            margin[todo], fooled[todo] = evaluate(
+                model, self.render(images[todo], best[todo]), labels[todo]
+            )
+            queries[todo] += model.draws
+        for step in range(steps if len(todo) else 0):
+            active = np.flatnonzero(~fooled)
+            if not len(active):
+                break
+            candidate = self._propose(
+                best[active], u[active, step + 1], noise[active, step], step, steps
+            )
+            m, f = evaluate(model, self.render(images[active], candidate), labels[active])
+            keep = m <= margin[active]
+            chosen = active[keep]
+            best[chosen], margin[chosen], fooled[chosen] = candidate[keep], m[keep], f[keep]
+            queries[active] += model.draws
+        out = images.copy()
+        out[todo] = self.render(images[todo], best[todo])
+        beams = [self.describe(row, images.shape[-2:]) for row in best]
+        return AttackResult(out, queries, fooled, {"beam": beams})
+
+    def _propose(
+        self, best: np.ndarray, fresh: np.ndarray, noise: np.ndarray, step: int, steps: int
+    ) -> np.ndarray:
+        if self.restart_every > 0 and step % self.restart_every == self.restart_every - 1:
+            return fresh
+        scale = 0.25 * (1.0 - step / max(steps, 1)) + 0.02
+        moved = best + noise * scale
+        moved[:, ANGLE] %= 1.0  # the angle wraps around
+        return np.clip(moved, 0.0, 1.0)
+
+    def render(self, images: np.ndarray, params: np.ndarray) -> np.ndarray:
+        """``images`` (levels) with one beam each, rounded to the 8-bit grid."""
+        _n, c, h, w = images.shape
+        nm, theta, offset, width, alpha = self._decode(params, h, w)
+        ys = np.arange(h, dtype=np.float64)[:, None] - (h - 1) / 2
+        xs = np.arange(w, dtype=np.float64)[None, :] - (w - 1) / 2
+        dist = np.abs(
+            xs[None] * np.cos(theta)[:, None, None]
+            + ys[None] * np.sin(theta)[:, None, None]
+            - offset[:, None, None]
+        )
+        half = width[:, None, None] / 2
+        profile = np.clip((width[:, None, None] - dist) / half, 0.0, 1.0)
+        colour = wavelength_rgb(nm)[:, :c]
+        light = alpha[:, None, None, None] * colour[:, :, None, None] * profile[:, None] * LEVELS
+        return nearest(images + light)
+
+    def _decode(self, params: np.ndarray, h: int, w: int) -> tuple[np.ndarray, ...]:
+        side, reach = min(h, w), np.hypot(h, w) / 2
+        nm = 380 + params[:, WAVELENGTH] * 370
+        theta = params[:, ANGLE] * np.pi
+        offset = (params[:, OFFSET] * 2 - 1) * reach
+        lo, hi = self.width
+        width = np.maximum((lo + params[:, WIDTH] * (hi - lo)) * side, 1.0)
+        a_lo, a_hi = self.intensity
+        alpha = a_lo + params[:, INTENSITY] * (a_hi - a_lo)
+        return nm, theta, offset, width, alpha
+
+    def describe(self, row: np.ndarray, shape: tuple[int, ...]) -> dict[str, float]:
+        """One beam's parameters in physical units, for the manifest."""
+        nm, theta, offset, width, alpha = (float(v[0]) for v in self._decode(row[None], *shape))
+        return {
+            "wavelength_nm": round(nm, 2),
+            "angle_deg": round(float(np.degrees(theta)), 2),
+            "offset_px": round(offset, 2),
+            "width_px": round(width, 2),
+            "intensity": round(alpha, 4),
+        }

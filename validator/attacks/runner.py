@@ -1,0 +1,419 @@
+"""Running a suite against one model file: attacked sets on disk (``attack_dataset``) or only
+their numbers (``run_suite``, for scoring on the fly).
+
+The clean images are decoded with the profile's documented preprocessing (size, resize rule),
+kept as 8-bit RGB levels, and attacked in chunks; every image's seed is derived from the suite's
+seed, the set name and the image name, so a set is the same whatever the chunking and however
+many other sets run. Masking evidence is gathered first (outputs, graph) and last (black-box vs
+white-box success) and returned as findings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import onnx
+
+from validator import __version__
+from validator.attacks.base import LEVELS, AttackResult, image_seed
+from validator.attacks.masking import (
+    EOT_DRAWS,
+    Sign,
+    comparison_signs,
+    convertible_finding,
+    graph_signs,
+    masking_finding,
+    output_signs,
+    probe_outputs,
+)
+from validator.attacks.model_fn import QueryModel
+from validator.attacks.suites import Entry, Suite, load_suite
+from validator.attacks.tap import tapped_forward
+from validator.attacks.whitebox import Unavailable
+from validator.attacks.writer import (
+    MANIFEST,
+    png_name,
+    prepare_folder,
+    write_json,
+    write_labels,
+    write_png,
+)
+from validator.config import Profile, load_profile
+from validator.data.datasets import CLEAN_DIR, ImageSet, Sample, SetKind, list_set
+from validator.data.images import load_image
+from validator.errors import DataError, UsageError
+from validator.findings import Finding
+from validator.inference import Runner, RuntimeFailure
+from validator.vocab import ChannelOrder
+
+CHUNK = 32  # images attacked together (memory: a few arrays of CHUNK x 3 x 224 x 224 float32)
+PROBE_IMAGES = 16
+
+
+class Progress(Protocol):
+    """What a progress display receives (validator.console.ProgressBars fits)."""
+
+    def start(self, set_name: str, total: int) -> None:
+        """A set of ``total`` images begins."""
+
+    def advance(self, images: int) -> None:
+        """``images`` more images are done."""
+
+    def finish(self) -> None:
+        """The set is done."""
+
+
+@dataclass(frozen=True)
+class SetOutcome:
+    """One attacked set: how many images, how many the attack fooled, or why it was skipped."""
+
+    name: str
+    family: str
+    params: dict[str, Any]
+    budget: int
+    images: int
+    fooled: int
+    queries: int
+    skipped: str | None = None
+    folder: Path | None = None
+
+    @property
+    def correct(self) -> int:
+        """Images still classified correctly after the attack."""
+        return self.images - self.fooled
+
+    @property
+    def accuracy(self) -> float | None:
+        """Attacked accuracy (None for a skipped or empty set)."""
+        return None if self.skipped or not self.images else self.correct / self.images
+
+    def to_dict(self) -> dict[str, Any]:
+        """The set as the top-level manifest and the report list it."""
+        return {
+            "name": self.name,
+            "family": self.family,
+            "params": self.params,
+            "budget": self.budget,
+            "images": self.images,
+            "correct": self.correct,
+            "accuracy": None if self.accuracy is None else round(self.accuracy, 6),
+            "queries": self.queries,
+            "skipped": self.skipped,
+        }
+
+
+@dataclass(frozen=True)
+class SuiteRun:
+    """Everything a suite run produced."""
+
+    suite: Suite
+    sets: tuple[SetOutcome, ...]
+    findings: tuple[Finding, ...]
+    signs: tuple[Sign, ...]
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def attacked(self) -> tuple[SetOutcome, ...]:
+        """Sets that ran (not skipped)."""
+        return tuple(s for s in self.sets if s.skipped is None)
+
+
+def attack_dataset(
+    model_path: str | Path,
+    data: str | Path,
+    out_root: str | Path,
+    suite: str | Path | Suite = "standard",
+    profile: str | Path | Profile = "final",
+    *,
+    threads: int | None = None,
+    progress: Progress | None = None,
+) -> SuiteRun:
+    """Attack the clean set of ``data`` (a dataset root with ``clean/``, or a single set) and
+    write ``out_root/clean/``, ``out_root/attacked/<set>/`` (PNGs, label.txt, manifest.json) and
+    ``out_root/manifest.json``. Returns the run; its ``manifest`` is the top-level manifest."""
+    out = Path(out_root)
+    run = run_suite(
+        model_path, data, suite, profile, out_root=out, threads=threads, progress=progress
+    )
+    write_json(out / MANIFEST, run.manifest)
+    return run
+
+
+def run_suite(
+    model_path: str | Path,
+    data: str | Path | ImageSet,
+    suite: str | Path | Suite = "standard",
+    profile: str | Path | Profile = "final",
+    *,
+    out_root: Path | None = None,
+    threads: int | None = None,
+    progress: Progress | None = None,
+    forward: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> SuiteRun:
+    """Run ``suite`` on the clean images of ``data``; write sets only when ``out_root`` is given.
+    ``forward`` replaces the onnxruntime session (tests and wrappers)."""
+    chosen = suite if isinstance(suite, Suite) else load_suite(suite)
+    prof = profile if isinstance(profile, Profile) else load_profile(profile)
+    path = Path(model_path)
+    clean = data if isinstance(data, ImageSet) else clean_set(Path(data), prof.num_classes)
+    samples = clean.samples[: chosen.max_images] if chosen.max_images else clean.samples
+    model = _query_model(path, prof, threads, forward)
+    context = _Context(model, prof, chosen, samples, out_root, progress)
+    signs = context.probe(path)
+    if out_root is not None:
+        copy_clean(clean, samples, out_root / CLEAN_DIR)
+    outcomes = [context.run_entry(entry) for entry in chosen.entries]
+    signs += comparison_signs(
+        (o.name, o.family, float(o.params.get("eps", -1.0)), o.fooled / max(o.images, 1))
+        for o in outcomes
+        if o.skipped is None and o.params.get("norm") == "linf"
+    )
+    findings = (masking_finding(signs), context.convertible())
+    manifest = _top_manifest(path, prof, chosen, outcomes, findings)
+    return SuiteRun(chosen, tuple(outcomes), findings, tuple(signs), manifest)
+
+
+def clean_set(data: Path, num_classes: int) -> ImageSet:
+    """The clean set of a dataset root (``clean/``) or of a folder that is itself a set."""
+    if not data.exists():
+        raise DataError(f"{data}: no such dataset folder")
+    folder = data / CLEAN_DIR if (data / CLEAN_DIR).is_dir() else data
+    return list_set(folder, CLEAN_DIR, SetKind.CLEAN, num_classes)
+
+
+def copy_clean(clean: ImageSet, samples: Sequence[Sample], folder: Path) -> None:
+    """Copy the clean images used (byte for byte) and their labels, unless ``folder`` is the
+    clean set itself."""
+    if folder.resolve() == clean.folder.resolve():
+        return
+    prepare_folder(folder)
+    for sample in samples:
+        target = folder / sample.name
+        prepare_folder(target.parent)
+        try:
+            shutil.copyfile(sample.path, target)
+        except OSError as exc:
+            raise DataError(
+                f"cannot copy {sample.path} to {target}: {exc.strerror or exc}"
+            ) from None
+    write_labels(folder, [s.name for s in samples], [s.label for s in samples])
+
+
+def _query_model(
+    path: Path,
+    profile: Profile,
+    threads: int | None,
+    forward: Callable[[np.ndarray], np.ndarray] | None,
+) -> QueryModel:
+    custom = forward
+    if forward is None:
+        try:
+            forward = Runner(path, threads).run
+        except RuntimeFailure as exc:
+            raise UsageError(f"{path}: {exc.reason}") from None
+    tapped = tapped_forward(path, threads) if path.is_file() and custom is None else None
+    return QueryModel(forward, profile.channel_order, source=path, tapped=tapped)
+
+
+class _Context:
+    """State shared by the sets of one suite run."""
+
+    def __init__(
+        self,
+        model: QueryModel,
+        profile: Profile,
+        suite: Suite,
+        samples: Sequence[Sample],
+        out_root: Path | None,
+        progress: Progress | None,
+    ) -> None:
+        self.model, self.profile, self.suite = model, profile, suite
+        self.samples, self.out_root, self.progress = samples, out_root, progress
+        self.conversion_problem: str | None = None
+        self.whitebox_missing: str | None = None
+
+    def probe(self, path: Path) -> list[Sign]:
+        """Output and graph evidence; sets ``draws`` for a random model."""
+        if not self.samples:
+            return []
+        first = self.load(self.samples[:PROBE_IMAGES])
+        probe = probe_outputs(self.model, first)
+        self.model.queries = 0
+        if probe.random:
+            self.model.draws = EOT_DRAWS
+        signs = output_signs(probe, tapped=self.model.tapped is not None)
+        try:
+            proto = onnx.load(str(path), load_external_data=False)
+        except Exception:  # a file onnxruntime runs but onnx cannot parse: no graph evidence
+            return signs
+        return signs + graph_signs(proto)
+
+    def load(self, samples: Sequence[Sample]) -> np.ndarray:
+        """Clean images as 8-bit RGB levels (N x 3 x H x W float32)."""
+        size, resize = self.profile.input_size, self.profile.resize
+        tensors = [load_image(s.path, size, resize, ChannelOrder.RGB) for s in samples]
+        return np.rint(np.stack(tensors) * LEVELS).astype(np.float32)
+
+    def run_entry(self, entry: Entry) -> SetOutcome:
+        """Attack the images of one set and (optionally) write it."""
+        attack = entry.attack
+        chosen = [s for i, s in enumerate(self.samples) if entry.takes(i)]
+        params = dict(attack.params)
+        base = SetOutcome(attack.name, attack.family.value, params, entry.budget, len(chosen), 0, 0)
+        if self.progress is not None:
+            self.progress.start(attack.name, len(chosen))
+        folder = self.out_root / "attacked" / attack.name if self.out_root is not None else None
+        try:
+            records = list(self._attack(entry, chosen, folder))
+        except Unavailable as exc:
+            self._note_unavailable(exc)
+            return _skipped(base, exc.reason)
+        finally:
+            if self.progress is not None:
+                self.progress.finish()
+        if folder is not None:
+            write_labels(folder, [r["image"] for r in records], [r["label"] for r in records])
+            write_json(folder / MANIFEST, self._set_manifest(entry, records))
+        fooled = sum(1 for r in records if r["success"])
+        queries = sum(int(r["queries"]) for r in records)
+        return SetOutcome(
+            attack.name,
+            base.family,
+            params,
+            entry.budget,
+            len(records),
+            fooled,
+            queries,
+            None,
+            folder,
+        )
+
+    def _attack(
+        self, entry: Entry, chosen: Sequence[Sample], folder: Path | None
+    ) -> Iterator[dict[str, Any]]:
+        """Attack chunk by chunk; images are written as they come (never all held at once)."""
+        taken: set[str] = set()
+        if folder is not None:
+            prepare_folder(folder)
+        for start in range(0, len(chosen), CHUNK):
+            batch = chosen[start : start + CHUNK]
+            images = self.load(batch)
+            labels = np.array([s.label for s in batch], dtype=np.int64)
+            seeds = [image_seed(self.suite.seed, entry.attack.name, s.name) for s in batch]
+            result = entry.attack.run(self.model, images, labels, seeds, entry.budget)
+            for record in _records(batch, seeds, result, taken):
+                levels = record.pop("_levels")
+                if folder is not None:
+                    write_png(folder / record["image"], levels)
+                yield record
+            if self.progress is not None:
+                self.progress.advance(len(batch))
+
+    def _set_manifest(self, entry: Entry, records: list[dict[str, Any]]) -> dict[str, Any]:
+        fooled = sum(1 for r in records if r["success"])
+        return {
+            "tool": {"name": "robust-validate", "version": __version__},
+            "set": entry.attack.name,
+            "family": entry.attack.family.value,
+            "params": dict(entry.attack.params),
+            "budget": entry.budget,
+            "suite": self.suite.name,
+            "suite_seed": self.suite.seed,
+            "profile": _profile_facts(self.profile),
+            "draws_per_query": self.model.draws,
+            "summary": {
+                "images": len(records),
+                "fooled": fooled,
+                "accuracy": _ratio(len(records) - fooled, len(records)),
+            },
+            "images": records,
+        }
+
+    def _note_unavailable(self, exc: Unavailable) -> None:
+        if exc.convertible is False:
+            self.conversion_problem = exc.reason
+        elif exc.convertible is None:
+            self.whitebox_missing = exc.reason
+
+    def convertible(self) -> Finding:
+        """The ``convertible`` finding for this run."""
+        if self.conversion_problem is not None:
+            return convertible_finding(self.conversion_problem)
+        if "conversion" in self.model.cache:
+            return convertible_finding(None)
+        return convertible_finding(
+            self.whitebox_missing or "no white-box attack in the suite", skipped=True
+        )
+
+
+def _records(
+    batch: Sequence[Sample], seeds: Sequence[int], result: AttackResult, taken: set[str]
+) -> Iterator[dict[str, Any]]:
+    for k, sample in enumerate(batch):
+        record: dict[str, Any] = {
+            "image": png_name(sample.name, taken),
+            "source": sample.name,
+            "label": sample.label,
+            "seed": int(seeds[k]),
+            "queries": int(result.queries[k]),
+            "success": bool(result.success[k]),
+            "_levels": result.images[k],
+        }
+        for key, values in result.per_image.items():
+            record[key] = values[k]
+        yield record
+
+
+def _skipped(base: SetOutcome, reason: str) -> SetOutcome:
+    return SetOutcome(base.name, base.family, base.params, base.budget, 0, 0, 0, reason)
+
+
+def _ratio(a: int, b: int) -> float | None:
+    return round(a / b, 6) if b else None
+
+
+def _profile_facts(profile: Profile) -> dict[str, Any]:
+    return {
+        "name": profile.name,
+        "input_size": profile.input_size,
+        "resize": profile.resize.value,
+        "channel_order": profile.channel_order.value,
+        "num_classes": profile.num_classes,
+    }
+
+
+def _sha256(path: Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _top_manifest(
+    path: Path,
+    profile: Profile,
+    suite: Suite,
+    outcomes: Sequence[SetOutcome],
+    findings: Sequence[Finding],
+) -> dict[str, Any]:
+    return {
+        "tool": {"name": "robust-validate", "version": __version__},
+        "model": {"file": path.name, "sha256": _sha256(path)},
+        "profile": _profile_facts(profile),
+        "suite": suite.to_dict(),
+        "sets": [o.to_dict() for o in outcomes],
+        "findings": [
+            {"id": f.id, "status": f.status.value, "message": f.message, "details": dict(f.details)}
+            for f in findings
+        ],
+    }

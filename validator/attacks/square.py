@@ -1,0 +1,399 @@
+"""Square Attack (Andriushchenko et al., ECCV 2020), L-infinity and L2, on the margin loss.
+
+A random search that changes one square window per query and keeps the change when the margin
+(score of the label minus the best other score, on log scale) goes down. Images whose outputs
+are saturated on the clean pass go to RayS instead (see :mod:`validator.attacks.rays`), with the
+same budget and the same norm bound, so that a one-hot output cannot pass for robustness.
+
+Differences from the reference code, all deliberate: each image draws its window positions and
+colours from its own seeded generator (results do not depend on batching); everything runs on
+the 8-bit grid (the L2 perturbation is rounded towards the clean image, so its norm never grows);
+the schedule of window sizes is rescaled to the query budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from validator.attacks.base import (
+    LEVELS,
+    AttackResult,
+    Family,
+    eps_levels,
+    generators,
+    p_schedule,
+    toward,
+)
+from validator.attacks.model_fn import QueryModel
+from validator.attacks.rays import Ball, RaySResult, rays
+from validator.attacks.search import (
+    Window,
+    clean_pass,
+    evaluate,
+    positions,
+    sign_draws,
+    uniform_draws,
+    window_index,
+)
+from validator.vocab import ChannelOrder
+
+
+@dataclass
+class _State:
+    """The search over the images still being attacked (indices into the batch)."""
+
+    clean: np.ndarray
+    best: np.ndarray
+    margin: np.ndarray
+    fooled: np.ndarray
+    queries: np.ndarray
+
+
+class _SquareBase:
+    """Clean pass, split between score-based and decision-based search, and bookkeeping."""
+
+    family = Family.ADVERSARIAL
+    norm = "linf"
+
+    def __init__(self, name: str, eps: float, p_init: float) -> None:
+        self.name, self.eps, self.p_init = name, float(eps), float(p_init)
+
+    @property
+    def params(self) -> Mapping[str, Any]:
+        """eps (in [0, 1] units for L-inf, in [0, 1]-scaled L2 for L2), p_init, norm, loss."""
+        return {"norm": self.norm, "eps": self.eps, "p_init": self.p_init, "loss": "margin"}
+
+    def run(
+        self,
+        model: QueryModel,
+        images: np.ndarray,
+        labels: np.ndarray,
+        seeds: Sequence[int],
+        budget: int,
+    ) -> AttackResult:
+        """Attack each correctly classified image with at most ``budget`` queries."""
+        rngs = generators(seeds)
+        start = clean_pass(model, images, labels)
+        out, success = images.copy(), start.fooled.copy()
+        queries = np.ones(len(images), dtype=np.int64) * model.draws
+        method = ["clean" if f else "square" for f in start.fooled]
+        todo = np.flatnonzero(~start.fooled & ~start.saturated)
+        if len(todo) and budget // model.draws > 1:
+            state = self._search(model, images[todo], labels[todo], [rngs[i] for i in todo], budget)
+            out[todo], success[todo] = state.best, state.fooled
+            queries[todo] += state.queries
+        for i, result in self._fallback(model, images, labels, rngs, start.saturated, budget):
+            out[i], success[i] = result.image, result.success
+            queries[i] += result.queries * model.draws
+            method[i] = "rays"
+        return AttackResult(out, queries, success, {"method": method})
+
+    def _fallback(
+        self,
+        model: QueryModel,
+        images: np.ndarray,
+        labels: np.ndarray,
+        rngs: list[np.random.Generator],
+        saturated: np.ndarray,
+        budget: int,
+    ) -> list[tuple[int, RaySResult]]:
+        """RayS on the saturated images; its budget counts evaluations (each ``draws`` runs)."""
+        chosen = np.flatnonzero(saturated)
+        evaluations = budget // model.draws - 1
+        if not len(chosen) or evaluations < 1:
+            return []
+        subset = [rngs[i] for i in chosen]
+        found = rays(model, images[chosen], labels[chosen], subset, evaluations, self.ball())
+        return list(zip(chosen.tolist(), found, strict=True))
+
+    def ball(self) -> Ball:
+        """The norm bound in 8-bit levels."""
+        return Ball("linf", eps_levels(self.eps))
+
+    def _search(
+        self,
+        model: QueryModel,
+        clean: np.ndarray,
+        labels: np.ndarray,
+        rngs: list[np.random.Generator],
+        budget: int,
+    ) -> _State:
+        raise NotImplementedError
+
+
+class SquareLinf(_SquareBase):
+    """Square Attack, L-infinity ball of radius ``eps`` (in [0, 1] units; default 8/255)."""
+
+    norm = "linf"
+
+    def __init__(self, name: str = "square-linf", eps: float = 8 / 255, p_init: float = 0.05):
+        super().__init__(name, eps, p_init)
+
+    def _search(
+        self,
+        model: QueryModel,
+        clean: np.ndarray,
+        labels: np.ndarray,
+        rngs: list[np.random.Generator],
+        budget: int,
+    ) -> _State:
+        n, c, h, w = clean.shape
+        e = eps_levels(self.eps)
+        stripes = sign_draws(rngs, (c, 1, w)) * np.float32(e)
+        iterations = max(budget // model.draws - 2, 0)
+        draws = uniform_draws(rngs, iterations, 2)
+        colours = sign_draws(rngs, (iterations, c)) * np.float32(e)
+        best = np.clip(clean + stripes, 0.0, LEVELS).astype(np.float32)
+        margin, fooled = evaluate(model, best, labels)
+        state = _State(clean, best, margin, fooled, np.full(n, model.draws, dtype=np.int64))
+        live = _Live(model, state, labels)
+        for it in range(iterations):
+            if not len(live.rows):
+                break
+            p = p_schedule(self.p_init, it, iterations)
+            s = int(min(max(round(np.sqrt(p * h * w)), 1), min(h, w) - 1))
+            top = positions(draws[live.rows, it, 0], h - s)
+            left = positions(draws[live.rows, it, 1], w - s)
+            live.step(window_index(top, left, s), colours[live.rows, it])
+        live.flush()
+        return state
+
+    @staticmethod
+    def _accept_better(
+        model: QueryModel,
+        state: _State,
+        active: np.ndarray,
+        candidate: np.ndarray,
+        labels: np.ndarray,
+    ) -> None:
+        margin, fooled = evaluate(model, candidate, labels[active])
+        better = margin < state.margin[active]
+        chosen = active[better]
+        state.best[chosen] = candidate[better]
+        state.margin[chosen] = margin[better]
+        state.fooled[chosen] = fooled[better]
+        state.queries[active] += model.draws
+
+
+class _Live:
+    """The images still being attacked, kept compact (fooled ones leave at once) and kept both
+    as levels and as the model's input tensor, so that a step touches only its windows: no
+    pass over whole images except the model's own."""
+
+    def __init__(self, model: QueryModel, state: _State, labels: np.ndarray) -> None:
+        self.model, self.state = model, state
+        self.rows = np.flatnonzero(~state.fooled)
+        self.best, self.clean = state.best[self.rows], state.clean[self.rows]
+        self.inputs = model.encode(self.best)
+        self.margin, self.labels = state.margin[self.rows], labels[self.rows]
+        self.flip = model.order is ChannelOrder.BGR
+
+    def _encode(self, values: np.ndarray) -> np.ndarray:
+        ordered = values[..., ::-1] if self.flip else values
+        return np.asarray(np.divide(ordered, np.float32(255.0), dtype=np.float32))  # as the loader
+
+    def step(self, window: Window, colour: np.ndarray) -> None:
+        """Set each window to clean +- eps per channel (the opposite colour when that changes
+        nothing), query, and put the old window back where the margin did not drop."""
+        old = self.best[window]
+        clean = self.clean[window]
+        new = np.clip(clean + colour[:, None, None, :], 0.0, LEVELS)
+        same = np.all(new == old, axis=(1, 2, 3))
+        if same.any():
+            new[same] = np.clip(clean[same] - colour[same][:, None, None, :], 0.0, LEVELS)
+        self.best[window], self.inputs[window] = new, self._encode(new)
+        margin, fooled = evaluate(self.model, self.inputs, self.labels, encoded=True)
+        self.state.queries[self.rows] += self.model.draws
+        worse = ~(margin < self.margin)
+        if worse.any():
+            images, _, rows, cols = window
+            back = (images[worse], slice(None), rows[worse], cols[worse])
+            self.best[back], self.inputs[back] = old[worse], self._encode(old[worse])
+        self.margin = np.where(worse, self.margin, margin)
+        done = fooled & ~worse
+        if done.any():
+            self._retire(done)
+
+    def _retire(self, done: np.ndarray) -> None:
+        rows = self.rows[done]
+        self.state.best[rows], self.state.margin[rows] = self.best[done], self.margin[done]
+        self.state.fooled[rows] = True
+        keep = ~done
+        self.rows, self.best, self.clean = self.rows[keep], self.best[keep], self.clean[keep]
+        self.inputs, self.margin, self.labels = (
+            self.inputs[keep],
+            self.margin[keep],
+            self.labels[keep],
+        )
+
+    def flush(self) -> None:
+        """Write the images still being attacked back into the state."""
+        self.state.best[self.rows], self.state.margin[self.rows] = self.best, self.margin
+
+
+class SquareL2(_SquareBase):
+    """Square Attack, L2 ball of radius ``eps`` in [0, 1] units (default 5.0, the paper's
+    ImageNet setting at 224 x 224)."""
+
+    norm = "l2"
+
+    def __init__(self, name: str = "square-l2", eps: float = 5.0, p_init: float = 0.1):
+        super().__init__(name, eps, p_init)
+
+    def ball(self) -> Ball:
+        """The norm bound in 8-bit levels."""
+        return Ball("l2", self.eps * LEVELS)
+
+    def _search(
+        self,
+        model: QueryModel,
+        clean: np.ndarray,
+        labels: np.ndarray,
+        rngs: list[np.random.Generator],
+        budget: int,
+    ) -> _State:
+        n, c, h, w = clean.shape
+        e = self.eps * LEVELS
+        iterations = max(budget // model.draws - 2, 0)
+        draws = uniform_draws(rngs, iterations, 5)
+        signs = sign_draws(rngs, (iterations, c))
+        best = toward(clean, clean + _l2_init(rngs, clean.shape, e))
+        margin, fooled = evaluate(model, best, labels)
+        state = _State(clean, best, margin, fooled, np.full(n, model.draws, dtype=np.int64))
+        live = _LiveL2(model, state, labels, e)
+        for it in range(iterations):
+            if not len(live.rows):
+                break
+            p = p_schedule(self.p_init, it, iterations)
+            s = max(round(np.sqrt(p * h * w)), 3)
+            s = min(s + (s % 2 == 0), min(h, w) - 1)
+            live.step(draws[live.rows, it], signs[live.rows, it], s)
+        live.flush()
+        return state
+
+
+def _l2_init(rngs: list[np.random.Generator], shape: tuple[int, ...], eps: float) -> np.ndarray:
+    """Tiles of pseudo-Gaussian bumps with random signs per channel, scaled to norm ``eps``."""
+    _n, c, h, w = shape
+    s = max(h // 5, 1)
+    delta = np.zeros(shape, dtype=np.float64)
+    offset_h, offset_w = (h - s * 5) // 2, (w - s * 5) // 2
+    for i in range(h // s):
+        for j in range(w // s):
+            top, left = offset_h + i * s, offset_w + j * s
+            if top + s > h or left + s > w:
+                continue
+            bumps = np.stack([_meta_pert(s, bool(rng.random() < 0.5)) for rng in rngs])
+            signs = np.stack([rng.choice([-1.0, 1.0], size=c) for rng in rngs])
+            delta[:, :, top : top + s, left : left + s] += bumps[:, None] * signs[:, :, None, None]
+    norms = np.sqrt(np.sum(delta**2, axis=(1, 2, 3), keepdims=True))
+    return np.asarray(delta / np.maximum(norms, 1e-12) * eps)
+
+
+class _LiveL2(_Live):
+    """The L2 search on the same compact, in-place state: each step moves L2 mass from window
+    2 into window 1 (a new pseudo-Gaussian bump plus window 1's old content, scaled to the room
+    left under ``eps`` plus what the two windows held), touching only the two windows."""
+
+    def __init__(self, model: QueryModel, state: _State, labels: np.ndarray, eps: float) -> None:
+        super().__init__(model, state, labels)
+        self.eps = eps
+        delta = (self.best - self.clean).astype(np.float64)
+        self.energy = np.sum(delta**2, axis=(1, 2, 3))  # squared norm per image
+
+    def step(self, u: np.ndarray, signs: np.ndarray, s: int) -> None:  # type: ignore[override]
+        """One query per image: propose, evaluate, keep or put back."""
+        _, c, h, w = self.best.shape
+        t1, l1 = positions(u[:, 0], h - s), positions(u[:, 1], w - s)
+        t2, l2 = positions(u[:, 2], h - s), positions(u[:, 3], w - s)
+        win1, win2 = window_index(t1, l1, s), window_index(t2, l2, s)
+        old1, old2 = self.best[win1], self.best[win2]
+        d1 = (old1 - self.clean[win1]).astype(np.float64)
+        d2 = (old2 - self.clean[win2]).astype(np.float64)
+        s1, s2 = np.sum(d1**2, axis=(1, 2)), np.sum(d2**2, axis=(1, 2))
+        held = s1 + s2 - _overlap_energy(self.best, self.clean, t1, l1, t2, l2, s)  # (n, c)
+        unit = d1 / (1e-10 + np.sqrt(s1)[:, None, None, :])
+        bumps = np.stack([_meta_pert(s, bool(flag >= 0.5)) for flag in u[:, 4]])
+        new = bumps[..., None] * signs[:, None, None, :] + unit
+        room = np.maximum(self.eps**2 - self.energy, 0.0)[:, None] / c + held
+        new *= (
+            np.sqrt(room)[:, None, None, :] / np.sqrt(np.sum(new**2, axis=(1, 2)))[:, None, None, :]
+        )
+        self.best[win2] = self.clean[win2]
+        self.best[win1] = toward(self.clean[win1], np.clip(self.clean[win1] + new, 0.0, LEVELS))
+        self.inputs[win2], self.inputs[win1] = (
+            self._encode(self.best[win2]),
+            self._encode(self.best[win1]),
+        )
+        moved = np.sum((self.best[win1] - self.clean[win1]).astype(np.float64) ** 2, axis=(1, 2, 3))
+        energy = self.energy - held.sum(axis=1) + moved
+        margin, fooled = evaluate(self.model, self.inputs, self.labels, encoded=True)
+        self.state.queries[self.rows] += self.model.draws
+        worse = ~(margin < self.margin)
+        if worse.any():
+            for window, old in ((win2, old2), (win1, old1)):
+                images, _, rows, cols = window
+                back = (images[worse], slice(None), rows[worse], cols[worse])
+                self.best[back], self.inputs[back] = old[worse], self._encode(old[worse])
+        self.energy = np.where(worse, self.energy, energy)
+        self.margin = np.where(worse, self.margin, margin)
+        done = fooled & ~worse
+        if done.any():
+            self.energy = self.energy[~done]
+            self._retire(done)
+
+
+def _overlap_energy(
+    best: np.ndarray,
+    clean: np.ndarray,
+    t1: np.ndarray,
+    l1: np.ndarray,
+    t2: np.ndarray,
+    l2: np.ndarray,
+    s: int,
+) -> np.ndarray:
+    """Per image and channel, the squared perturbation inside both windows (counted twice by
+    the two window sums)."""
+    out = np.zeros((len(best), best.shape[1]))
+    top, bottom = np.maximum(t1, t2), np.minimum(t1, t2) + s
+    left, right = np.maximum(l1, l2), np.minimum(l1, l2) + s
+    for k in np.flatnonzero((bottom > top) & (right > left)):
+        region = (best[k, :, top[k] : bottom[k], left[k] : right[k]]).astype(np.float64)
+        region = region - clean[k, :, top[k] : bottom[k], left[k] : right[k]]
+        out[k] = np.sum(region**2, axis=(1, 2))
+    return out
+
+
+_PERT_CACHE: dict[tuple[int, bool], np.ndarray] = {}
+
+
+def _meta_pert(s: int, transpose: bool) -> np.ndarray:
+    """Two pseudo-Gaussian rectangles of opposite sign filling an ``s`` x ``s`` window."""
+    key = (s, transpose)
+    if key not in _PERT_CACHE:
+        delta = np.zeros((s, s))
+        delta[: s // 2] = _pseudo_gaussian(s // 2, s)
+        delta[s // 2 :] = -_pseudo_gaussian(s - s // 2, s)
+        delta /= np.sqrt(np.sum(delta**2))
+        _PERT_CACHE[key] = delta.T.copy() if transpose else delta
+    return _PERT_CACHE[key]
+
+
+def _pseudo_gaussian(x: int, y: int) -> np.ndarray:
+    delta = np.zeros((x, y))
+    if x == 0:
+        return delta
+    cx, cy = x // 2 + 1, y // 2 + 1
+    corner = [cx - 1, cy - 1]
+    for k in range(max(cx, cy)):
+        delta[
+            max(corner[0], 0) : min(corner[0] + 2 * k + 1, x),
+            max(corner[1], 0) : min(corner[1] + 2 * k + 1, y),
+        ] += 1.0 / (k + 1) ** 2
+        corner[0] -= 1
+        corner[1] -= 1
+    return np.asarray(delta / np.sqrt(np.sum(delta**2)))

@@ -1,0 +1,88 @@
+"""Writing attacked sets: PNG images, ``label.txt`` and ``manifest.json``, byte for byte the
+same on every run.
+
+PNGs are RGB, 8-bit, written by Pillow with fixed settings and no metadata (no time stamp, no
+text chunks); JSON is written with sorted keys, fixed separators and a final newline. Nothing in
+a written file depends on the time, the machine's load or the order threads finished in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from validator.data.datasets import LABEL_FILE
+from validator.errors import ValidatorError
+
+MANIFEST = "manifest.json"
+PNG_SETTINGS: Mapping[str, Any] = {"compress_level": 6, "optimize": False}
+
+
+def write_png(path: Path, levels: np.ndarray) -> None:
+    """Save one image (3 x H x W levels, RGB) as an 8-bit RGB PNG."""
+    array = np.ascontiguousarray(
+        np.clip(np.rint(levels), 0, 255).astype(np.uint8).transpose(1, 2, 0)
+    )
+    try:
+        Image.fromarray(array, mode="RGB").save(path, format="PNG", **PNG_SETTINGS)
+    except OSError as exc:
+        raise ValidatorError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def write_labels(folder: Path, names: Sequence[str], labels: Sequence[int]) -> None:
+    """``label.txt``: one ``<image> <label>`` line per image, in order."""
+    text = "".join(f"{name} {int(label)}\n" for name, label in zip(names, labels, strict=True))
+    write_text(folder / LABEL_FILE, text)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Deterministic JSON (sorted keys, two-space indent, trailing newline)."""
+    write_text(
+        path, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=_plain) + "\n"
+    )
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write UTF-8 text with Unix newlines, replacing the file atomically."""
+    partial = path.with_name(path.name + ".partial")
+    try:
+        partial.write_bytes(text.encode("utf-8"))
+        os.replace(partial, path)
+    except OSError as exc:
+        raise ValidatorError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def prepare_folder(folder: Path) -> None:
+    """Create ``folder`` (and parents); refuse a path that exists as a file."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValidatorError(f"cannot create {folder}: {exc.strerror or exc}") from None
+
+
+def png_name(name: str, taken: set[str]) -> str:
+    """A flat ``.png`` file name for the clean image ``name`` (which may sit in a class folder),
+    unique within ``taken`` (which it joins)."""
+    stem = name.rsplit(".", 1)[0] if "." in Path(name).name else name
+    base = stem.replace("/", "__").replace("\\", "__")
+    candidate, k = f"{base}.png", 1
+    while candidate in taken:
+        candidate, k = f"{base}~{k}.png", k + 1
+    taken.add(candidate)
+    return candidate
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return value.as_posix()
+    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
