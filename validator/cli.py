@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from validator import __version__
+from validator.attack_cli import attack_command
 from validator.console import make_console, print_error, progress_bars, render_report
 from validator.errors import ValidatorError
 from validator.evaluation import scoring_options
@@ -77,6 +78,11 @@ def cli() -> None:
 @click.option("--checks-only", is_flag=True, help="Run the rule checks only; no scoring.")
 @click.option("--skip-bad-images", is_flag=True, help="Skip (and list) bad images; don't stop.")
 @click.option("--predictions", type=click.Path(path_type=Path), help="Write a per-image CSV.")
+@click.option(
+    "--attack",
+    metavar="SUITE",
+    help="Also attack the clean set on the fly: standard, quick or a PATH.toml.",
+)
 @click.option("--json", "json_path", metavar="PATH", help="Write the JSON report ('-' = stdout).")
 @click.option("--checks", "select", metavar="IDS", help="Comma-separated check ids to run.")
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
@@ -90,6 +96,7 @@ def check_command(
     checks_only: bool,
     skip_bad_images: bool,
     predictions: Path | None,
+    attack: str | None,
     json_path: str | None,
     select: str | None,
     strict: bool,
@@ -98,12 +105,15 @@ def check_command(
 ) -> int:
     """Validate MODEL (an .onnx file): print the checks table, then score it."""
     chosen = [s.strip() for s in select.split(",") if s.strip()] if select else None
-    score = scoring_options(checks_only, data, skip_bad_images, predictions)
+    score = scoring_options(checks_only, data, skip_bad_images, predictions, attack)
     with progress_bars(enabled=not quiet) as progress:
         report = validate(
             model, profile, select=chosen, threads=threads, score=score, progress=progress
         )
     return _emit(report, json_path, quiet, strict)
+
+
+cli.add_command(attack_command)
 
 
 def _emit(report: Report, json_path: str | None, quiet: bool, strict: bool) -> int:

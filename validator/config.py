@@ -45,6 +45,8 @@ DEFAULT_SEVERITY: Mapping[CheckId, Severity] = MappingProxyType(
         CheckId.ENSEMBLE: Severity.ERROR,
         CheckId.DETERMINISM: Severity.WARNING,
         CheckId.BATCH_CONSISTENCY: Severity.WARNING,
+        CheckId.MASKING: Severity.WARNING,
+        CheckId.CONVERTIBLE: Severity.WARNING,
     }
 )
 

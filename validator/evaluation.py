@@ -30,7 +30,7 @@ from validator.errors import DataError, UsageError
 from validator.findings import Report, Status
 from validator.inference import RuntimeFailure
 from validator.resources import reference_set
-from validator.scoring import Score, SetScore, chance_bound, near_chance
+from validator.scoring import Score, SetScore, Tally, chance_bound, near_chance
 from validator.vocab import CheckId
 
 
@@ -43,6 +43,7 @@ class ScoreOptions:
     predictions: Path | None = None  # CSV: image, set, label, prediction, confidence
     batch_size: int = DEFAULT_BATCH
     workers: int | None = None  # decoding threads
+    attack: str | None = None  # attack suite (name or TOML) run on the fly against this model
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ def scoring_options(
     data: Path | None = None,
     skip_bad_images: bool = False,
     predictions: Path | None = None,
+    attack: str | None = None,
 ) -> ScoreOptions | bool:
     """The ``score`` argument of validate() for the command line's options (scoring is on
     unless ``checks_only``, which contradicts the scoring options)."""
@@ -72,12 +74,13 @@ def scoring_options(
             "--data": data,
             "--skip-bad-images": skip_bad_images,
             "--predictions": predictions,
+            "--attack": attack,
         }
         given = [name for name, value in options.items() if value]
         if given:
             raise UsageError(f"--checks-only does not score, so {', '.join(given)} has no use")
         return False
-    return ScoreOptions(data, skip_bad_images, predictions)
+    return ScoreOptions(data, skip_bad_images, predictions, attack=attack)
 
 
 def score_target(options: ScoreOptions, profile: Profile) -> ScoreTarget:
@@ -86,6 +89,10 @@ def score_target(options: ScoreOptions, profile: Profile) -> ScoreTarget:
     if predictions is not None and not predictions.parent.is_dir():
         raise UsageError(f"cannot write {predictions}: {predictions.parent} is not a folder")
     skip = options.skip_bad_images
+    if options.attack is not None:
+        from validator.attacks import load_suite
+
+        load_suite(options.attack)  # an unknown suite is a usage error before any work
     if options.data is not None:
         dataset = open_dataset(options.data, profile.num_classes, skip_bad_images=skip)
         return ScoreTarget(str(options.data), dataset, reference=False)
@@ -134,7 +141,8 @@ def add_score(
     except RuntimeFailure as exc:
         report.notes.append(f"score skipped: {exc.reason}")
         return
-    score = _score(runs, ctx.profile, target, ctx.runner.fixed_batch or batch)
+    extra = _attack_sets(report, ctx, options, target.dataset, progress)
+    score = _score(runs, ctx.profile, target, ctx.runner.fixed_batch or batch, extra)
     report.score = score.to_dict()
     report.notes.extend(_score_notes(score, runs, ctx.profile, target))
 
@@ -165,16 +173,53 @@ def _predictions_sink(path: Path | None) -> Iterator[PredictionSink | None]:
         yield writer
 
 
-def _score(runs: list[SetRun], profile: Profile, target: ScoreTarget, batch: int) -> Score:
-    sets = tuple(
-        SetScore(
-            r.image_set.name,
-            r.image_set.kind.value,
-            r.tally,
-            r.image_set.labels.value,
-            len(r.skipped),
+def _attack_sets(
+    report: Report, ctx: Context, options: ScoreOptions, dataset: Dataset, progress: Progress | None
+) -> tuple[SetScore, ...]:
+    """Attack the clean set on the fly (``--attack SUITE``); the counts come from the same
+    onnxruntime model on the exact 8-bit images, so nothing is scored twice."""
+    if options.attack is None:
+        return ()
+    from validator.attacks import run_suite  # the attack library is only loaded when asked for
+
+    run = run_suite(
+        ctx.model.path, dataset.sets[0], options.attack, ctx.profile,
+        threads=ctx.threads, progress=progress,
+    )  # fmt: skip
+    for finding in run.findings:
+        report.add(finding)
+    report.notes.extend(
+        f"attack set self-{o.name} skipped: {o.skipped}" for o in run.sets if o.skipped
+    )
+    report.notes.append(
+        f"sets named self-* were attacked on the fly against this model ({options.attack} suite)"
+    )
+    report.measurements["attacks"] = run.manifest.get("sets")
+    return tuple(
+        SetScore(f"self-{o.name}", "attacked", Tally(o.images, o.correct), f"attack:{o.family}")
+        for o in run.attacked
+    )
+
+
+def _score(
+    runs: list[SetRun],
+    profile: Profile,
+    target: ScoreTarget,
+    batch: int,
+    attacked: tuple[SetScore, ...] = (),
+) -> Score:
+    sets = (
+        tuple(
+            SetScore(
+                r.image_set.name,
+                r.image_set.kind.value,
+                r.tally,
+                r.image_set.labels.value,
+                len(r.skipped),
+            )
+            for r in runs
         )
-        for r in runs
+        + attacked
     )
     skipped = [bad.to_dict() for r in runs for bad in r.skipped]
     extra = {

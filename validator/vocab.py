@@ -21,6 +21,8 @@ class CheckId(str, enum.Enum):
     ENSEMBLE = "ensemble"
     DETERMINISM = "determinism"
     BATCH_CONSISTENCY = "batch-consistency"
+    MASKING = "masking"  # from attack runs: outputs or operators that hide gradients
+    CONVERTIBLE = "convertible"  # from white-box runs: the ONNX-to-PyTorch conversion agrees
 
 
 class ChannelOrder(str, enum.Enum):

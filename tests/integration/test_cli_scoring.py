@@ -270,3 +270,28 @@ def test_set_and_folder_names_are_printed_verbatim(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert f"score on {data}" in result.output
     assert "[red]pgd" in result.output
+
+
+def test_attack_on_the_fly_adds_self_attacked_sets(setup: tuple[Path, Path, Path]) -> None:
+    model, profile, data = setup
+    result = CliRunner().invoke(
+        cli,
+        [str(model), "--profile", str(profile), "--data", str(data), "--attack", "quick",
+         "--json", "-"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    names = {s["name"] for s in report["score"]["sets"]}
+    assert {"clean", "blur", "pgd", "self-square-linf"} <= names
+    assert {c["id"] for c in report["checks"]} >= {"masking", "convertible"}
+    square = next(s for s in report["score"]["sets"] if s["name"] == "self-square-linf")
+    assert square["images"] == 6
+    own = [s for s in report["score"]["sets"] if s["name"].startswith("self-")]
+    # the self-attacked sets join the pooled attacked accuracy that feeds the final score
+    assert report["score"]["attacked"]["images"] == 6 + sum(s["images"] for s in own)
+
+
+def test_unknown_attack_suite_is_a_usage_error(setup: tuple[Path, Path, Path]) -> None:
+    model, profile, _ = setup
+    result = CliRunner().invoke(cli, [str(model), "--profile", str(profile), "--attack", "quik"])
+    assert result.exit_code == 2 and "did you mean 'quick'" in result.output
