@@ -71,16 +71,17 @@ def _run_checks(
             if spec.id.value in wanted:
                 report.add(_skipped(spec.id, prof, "skipped: the model did not load"))
         return None
-    report.model.update(
-        sha256=model.sha256,
-        file_bytes=model.file_bytes,
-        external_data_bytes=model.external_data_bytes,
-    )
     ctx = Context(model, prof, threads)
     for spec in ordered_checks():
         if spec.id.value in wanted:
             report.add(_run_one(spec.id, spec.run, spec.stage, ctx, report))
     report.measurements = _measurements(ctx, report)
+    # Read last: the hash is computed in a thread that overlaps the checks.
+    report.model.update(
+        sha256=model.sha256,
+        file_bytes=model.file_bytes,
+        external_data_bytes=model.external_data_bytes,
+    )
     return ctx
 
 
