@@ -11,7 +11,7 @@ are augmented with the 8 flips/quarter-turns (every class is invariant to them).
 with deterministic torch algorithms: same seed, same thread count and same machine type give the
 same weights.
 
-Run from the repository root (each profile takes under ~10 minutes on 2 CPU cores)::
+Run from the repository root (final: ~11 minutes, preliminary: ~7.5 minutes on 2 idle CPU cores)::
 
     python reference_data/scripts/train_baseline.py --profile final
     python reference_data/scripts/train_baseline.py --profile preliminary
