@@ -190,7 +190,7 @@ def export(module: Any, dynamo: bool = False, outputs: tuple[str, ...] = ("outpu
                 output_names=list(outputs), dynamic_shapes=({0: torch.export.Dim("N")},),
                 verbose=False,
             )
-            model = program.model_proto
+            model = _drop_source_locations(program.model_proto)
         else:
             buf = io.BytesIO()
             torch.onnx.export(
@@ -200,6 +200,15 @@ def export(module: Any, dynamo: bool = False, outputs: tuple[str, ...] = ("outpu
             )
             model = onnx.load_from_string(buf.getvalue())
     return _strip(model) if strip else model
+
+
+def _drop_source_locations(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The dynamo exporter records Python stack traces (this machine's paths) as metadata."""
+    for node in [*model.graph.node, *(n for f in model.functions for n in f.node)]:
+        del node.metadata_props[:]
+    for value in [*model.graph.value_info, *model.graph.input, *model.graph.output]:
+        del value.metadata_props[:]
+    return model
 
 
 def _strip(model: onnx.ModelProto) -> onnx.ModelProto:
