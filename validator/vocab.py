@@ -45,3 +45,20 @@ class ResizeMode(str, enum.Enum):
 
     STRETCH = "stretch"  # resize both sides to the input size (Resize((224, 224)))
     SHORTER_CROP = "shorter-crop"  # Resize(256) on the shorter side, then CenterCrop(224)
+
+
+class Phase(str, enum.Enum):
+    """A stage of work on one model, each run in a child process under its own time limit."""
+
+    ANALYSIS = "analysis"  # loading, shape inference, folding, counting, ensemble analysis
+    RUNTIME = "runtime"  # onnxruntime session and the sample runs of the runtime checks
+    SCORING = "scoring"  # inference on the data sets, and attacks made on the fly
+    ATTACK = "attack"  # the attack command: attacked sets written to disk
+
+
+class Breach(str, enum.Enum):
+    """How a child process ended without finishing its phase."""
+
+    TIMEOUT = "timeout"  # the phase's wall-time limit passed; the child was killed
+    MEMORY = "memory"  # the address-space limit was reached
+    CRASH = "crash"  # the child died (a signal, or exited without a result)

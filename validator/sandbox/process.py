@@ -1,0 +1,137 @@
+"""One child process: forked so that it starts with every module already imported (isolation
+costs a fork, not an interpreter start), in its own process group so that a kill reaches
+anything it started, under an address-space limit.
+
+The child runs a body that talks through a Sender; the parent reads messages until a deadline,
+and can kill the whole group at any moment. A child never returns into the parent's code: it
+leaves with ``os._exit`` whatever happens, so no cleanup handler of the parent runs twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from validator.errors import ValidatorError
+from validator.sandbox.channel import Receiver, Sender
+
+ChildBody = Callable[[Sender], None]
+
+# Exit codes a child uses to say how it ended (after sending what it could).
+EXIT_DONE, EXIT_MEMORY, EXIT_ERROR = 0, 3, 4
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How a child process ended: its exit code or the signal that killed it."""
+
+    code: int | None
+    signal: int | None
+
+    @property
+    def describe(self) -> str:
+        """Words such as "exit code 4" or "killed by SIGSEGV"."""
+        if self.signal is not None:
+            return f"killed by {signal.Signals(self.signal).name}"
+        return f"exit code {self.code}"
+
+
+class Child:
+    """A forked child running ``body``; the parent side of its channel."""
+
+    def __init__(self, body: ChildBody, memory_bytes: int) -> None:
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child, measured by the tests' outcomes
+            os.close(read_fd)
+            _run_child(body, Sender(write_fd), memory_bytes)
+        os.close(write_fd)
+        self.pid = pid
+        self.channel = Receiver(read_fd)
+        self._read_fd = read_fd
+        self._ending: Ending | None = None
+
+    def kill(self) -> None:
+        """Kill the child and everything it started (its process group); no-op once reaped."""
+        if self._ending is not None:
+            return  # the pid may belong to someone else by now
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(self.pid, signal.SIGKILL)  # in case it has not made its group yet
+
+    def wait(self, grace: float = 5.0) -> Ending:
+        """Reap the child (once) and say how it ended; a child that closed its channel but
+        is still running after ``grace`` seconds is killed."""
+        if self._ending is None:
+            status = _wait_for(self.pid, grace)
+            if status is None:
+                self.kill()
+                _, status = os.waitpid(self.pid, 0)
+            if os.WIFSIGNALED(status):
+                self._ending = Ending(None, os.WTERMSIG(status))
+            else:
+                self._ending = Ending(os.WEXITSTATUS(status), None)
+            # Anything the child started and left behind goes with it (a group outlives its
+            # leader only while members remain, so the id is still theirs).
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signal.SIGKILL)
+            os.close(self._read_fd)
+        return self._ending
+
+
+def _wait_for(pid: int, seconds: float) -> int | None:
+    """The wait status of ``pid`` once it exits within ``seconds``, else None."""
+    deadline = time.monotonic() + seconds
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.005)
+
+
+def _run_child(body: ChildBody, sender: Sender, memory_bytes: int) -> None:  # pragma: no cover
+    code = EXIT_ERROR
+    try:
+        os.setpgid(0, 0)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _limit(resource.RLIMIT_AS, memory_bytes)
+        _limit(resource.RLIMIT_CORE, 0)
+        body(sender)
+        code = EXIT_DONE
+    except MemoryError:
+        code = EXIT_MEMORY
+        _try_send(sender, "breach", breach="memory")
+    except ValidatorError as exc:  # "cannot evaluate" (bad data, bad suite): the parent raises it
+        _try_send(sender, "raise", type=type(exc).__name__, message=str(exc)[:2000])
+    except BaseException as exc:  # a child must always end with os._exit
+        where = traceback.extract_tb(exc.__traceback__)[-1].name if exc.__traceback__ else "?"
+        _try_send(sender, "failure", reason=f"{type(exc).__name__}: {exc} ({where})"[:400])
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def _limit(which: int, value: int) -> None:
+    _, hard = resource.getrlimit(which)
+    if hard != resource.RLIM_INFINITY:
+        value = min(value, hard)
+    resource.setrlimit(which, (value, hard))
+
+
+def _try_send(sender: Sender, kind: str, **payload: str) -> None:
+    with contextlib.suppress(Exception):  # the pipe may be gone; the exit code still tells
+        sender.send(kind, **payload)
