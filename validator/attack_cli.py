@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from validator.attacks import attack_dataset
+from validator.attack_job import attack_isolated
+from validator.console import make_console, render_report
 from validator.errors import ValidatorError
 
 
@@ -28,13 +29,23 @@ def attack_command(
 ) -> None:
     """Attack MODEL on the clean images of --data and write the attacked sets under --out."""
     try:
-        run = attack_dataset(model, data, out, suite, profile, threads=threads)
+        run = attack_isolated(model, data, out, suite, profile, threads=threads)
     except ValidatorError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    if run.gated:
+        render_report(run.report, make_console())
+        sys.exit(1)
     for s in run.sets:
-        figure = f"skipped: {s.skipped}" if s.skipped else f"accuracy {s.accuracy:.3f} ({s.images})"
-        click.echo(f"{s.name:24s} {figure}")
+        figure = (
+            f"skipped: {s['skipped']}" if s["skipped"]
+            else "no images" if s["accuracy"] is None
+            else f"accuracy {s['accuracy']:.3f} ({s['images']})"
+        )  # fmt: skip
+        click.echo(f"{s['name']:24s} {figure}")
     for finding in run.findings:
         click.echo(f"{finding.id}: {finding.status.value}: {finding.message}")
+    if run.breach:
+        click.echo(f"error: {run.breach}", err=True)
+        sys.exit(1)
     click.echo(f"wrote {out}")

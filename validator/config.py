@@ -70,6 +70,14 @@ class Profile:
     reference_data: str = "final"  # folder under reference_data/ used when --data is absent
     runtime_batch: int = 8
     tolerance: float = 1e-4  # max |difference| of outputs for determinism / batch-consistency
+    # Isolation (validator/sandbox): wall time per phase in seconds, the child's address space
+    # in bytes, onnxruntime intra-op threads (0 = every core; never more than the cores).
+    limit_analysis_s: float = 300.0
+    limit_runtime_s: float = 300.0
+    limit_scoring_s: float = 14_400.0
+    limit_attack_s: float = 14_400.0
+    limit_memory_bytes: int = 8_000_000_000
+    threads: int = 0
     severity: Mapping[CheckId, Severity] = field(default_factory=lambda: dict(DEFAULT_SEVERITY))
 
     def __post_init__(self) -> None:

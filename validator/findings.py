@@ -88,6 +88,7 @@ class Report:
     measurements: dict[str, Any] = field(default_factory=dict)
     score: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    isolation: dict[str, Any] = field(default_factory=dict)  # limits, threads, breaches
 
     def add(self, finding: Finding) -> None:
         """Append one finding (a later finding with the same id replaces the earlier one)."""

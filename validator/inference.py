@@ -36,12 +36,15 @@ class Runner:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or default_threads()
         options.inter_op_num_threads = 1
-        options.log_severity_level = 3  # errors only: warnings would leak onto the terminal
+        # Nothing on the terminal: the finding carries the error, and onnxruntime's own lines
+        # (even at error level) would garble the table and the progress bars.
+        options.log_severity_level = 4
         try:
             self.session = ort.InferenceSession(
                 str(path), options, providers=["CPUExecutionProvider"]
             )
         except Exception as exc:  # onnxruntime raises its own exception zoo
+            _raise_memory(exc)
             raise RuntimeFailure(f"onnxruntime cannot build a session: {_short(exc)}") from None
         first = self.session.get_inputs()[0]
         self.input_name: str = first.name
@@ -67,9 +70,21 @@ class Runner:
         try:
             out = self.session.run(self.output_names[:1], {self.input_name: batch})[0]
         except Exception as exc:
+            _raise_memory(exc)
             reason = f"onnxruntime failed on a batch of {len(batch)}: {_short(exc)}"
             raise RuntimeFailure(reason) from None
         return np.asarray(out)
+
+
+_OUT_OF_MEMORY = ("bad_alloc", "bad allocation", "failed to allocate memory", "out of memory")
+
+
+def _raise_memory(exc: BaseException) -> None:
+    """onnxruntime reports an allocation refused by the memory limit as a plain exception;
+    it is a breach of that limit, not a model error."""
+    text = str(exc).lower()
+    if any(sign in text for sign in _OUT_OF_MEMORY):
+        raise MemoryError(_short(exc)) from None
 
 
 def _short(exc: BaseException) -> str:

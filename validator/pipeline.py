@@ -1,31 +1,36 @@
-"""The one pipeline: load, run the registered checks in order, gather measurements, score.
+"""The one pipeline: decide the job in the parent, run it in an isolated child, gather the
+Report.
 
-Every path through here ends in a Report; nothing raises for a bad model. Only errors that mean
-"cannot evaluate at all" (unknown profile, unreadable dataset) escape as ValidatorError.
+Everything that interprets the model (loading, analysis, onnxruntime, scoring, attacks on the
+fly) runs in a child process under the profile's limits (validator.sandbox). The child publishes
+the Report after every check; when a limit stops it, the check it was running fails with a line
+naming the limit, the evidence it was computing is marked unavailable, and a fresh child goes on
+with the rest, so a report always comes out. Only errors that mean "cannot evaluate at all"
+(unknown profile, unreadable dataset, bad options) escape, as ValidatorError.
 """
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from validator.checks import CHECKS, Stage, check_load
-from validator.checks.compat import default_opset
-from validator.checks.context import Context
-from validator.checks.ensemble import ensemble_measurement
-from validator.checks.interface import describe
-from validator.checks.registry import CheckSpec
+from validator.checks import CHECKS
 from validator.config import Profile, load_profile
 from validator.engine import Progress
 from validator.errors import UsageError
-from validator.evaluation import ScoreOptions, add_score, score_target
-from validator.findings import Finding, Report, Status
+from validator.evaluation import ScoreOptions, score_target
+from validator.findings import Finding, Report, Severity, Status
+from validator.phases import ORDER, ChildRun, Job, ordered_checks, pending, skipped
 from validator.registry import unknown_name_message
-from validator.vocab import CheckId, MacsConvention
+from validator.reporting import report_from_dict
+from validator.sandbox import Limits, Outcome, Sender, run_isolated
+from validator.sandbox.progress import RemoteProgress, forward_progress
+from validator.vocab import CheckId, Phase
 
 __all__ = ["Progress", "ScoreOptions", "ordered_checks", "resolve_profile", "validate"]
+
+MAX_RESTARTS = 8  # each restart follows a breach pinned on new evidence; this bounds the rest
 
 
 def resolve_profile(profile: Profile | str | Path) -> Profile:
@@ -48,47 +53,111 @@ def validate(
     With ``score=True`` (the profile's reference set) or a :class:`ScoreOptions` (your data),
     the model is then scored and ``report.score`` filled; the dataset is listed before any
     check runs, so an unreadable dataset raises DataError at once. ``progress`` receives
-    per-set progress while scoring."""
+    per-set progress while scoring. ``threads`` above the usable cores is a UsageError."""
     prof = resolve_profile(profile)
-    wanted = _selection(select)
+    limits = Limits.from_profile(prof, threads)
+    wanted = frozenset(_selection(select))
     options = ScoreOptions() if score is True else (score or None)
     target = score_target(options, prof) if options is not None else None
-    path = Path(model_path)
-    report = Report(model=_model_info(path), profile=prof.to_dict())
-    ctx = _run_checks(path, prof, wanted, threads, report)
-    if options is not None and target is not None:
-        add_score(report, ctx, options, target, progress)
+    job = Job(Path(model_path), prof, wanted, limits, options, target)
+    report = Report(model=_model_info(job.path), profile=prof.to_dict())
+    report.isolation = {"threads": limits.threads, "breaches": []}
+    _evaluate(job, report, progress)
     return report
 
 
-def _run_checks(
-    path: Path, prof: Profile, wanted: set[str], threads: int | None, report: Report
-) -> Context | None:
-    finding, model = check_load(path, prof)
-    report.add(finding)
-    if model is None:
+def _evaluate(job: Job, report: Report, progress: Progress | None) -> None:
+    start: Phase | None = Phase.ANALYSIS
+    unavailable: dict[str, str] = {}
+    restarts = 0
+    while start is not None:
+        watcher = _Watcher(report, progress)
+        body = _child_body(job, report, start, unavailable)
+        outcome = run_isolated(body, job.limits, Phase.ANALYSIS, watcher.handle)
+        if outcome.ok:
+            return
+        report.isolation["breaches"].append(
+            {"phase": outcome.phase.value, "breach": outcome.breach, "reason": outcome.reason}
+        )
+        restarts += 1
+        start = _after_breach(job, report, watcher, outcome, unavailable, restarts)
+
+
+def _child_body(job: Job, report: Report, start: Phase, unavailable: dict[str, str]) -> Any:
+    def body(sender: Sender) -> None:
+        ChildRun(job, report, sender, unavailable).run(start, RemoteProgress(sender))
+        sender.send("done")
+
+    return body
+
+
+class _Watcher:
+    """The parent's view of the child: the Report as last published, the check running and
+    the evidence being computed."""
+
+    def __init__(self, report: Report, progress: Progress | None) -> None:
+        self.report, self.progress = report, progress
+        self.check: str | None = None
+        self.evidence: list[str] = []
+
+    def handle(self, message: dict[str, Any]) -> None:
+        kind = message["kind"]
+        if kind == "report":
+            _replace(self.report, report_from_dict(message["report"]))
+            self.check = None
+        elif kind == "check":
+            self.check = str(message.get("id"))
+        elif kind == "evidence":
+            name = str(message.get("name"))
+            if message.get("started"):
+                self.evidence.append(name)
+            elif name in self.evidence:
+                self.evidence.remove(name)
+        elif kind == "progress":
+            forward_progress(message, self.progress)
+
+
+def _replace(report: Report, published: Report) -> None:
+    isolation = report.isolation  # the parent's own record, never the child's
+    report.__dict__.update(published.__dict__)
+    report.isolation = isolation
+
+
+def _after_breach(
+    job: Job, report: Report, watcher: _Watcher, outcome: Outcome,
+    unavailable: dict[str, str], restarts: int,
+) -> Phase | None:  # fmt: skip
+    """Record what the breach stopped; the phase to restart from, or None to stop."""
+    reason = outcome.reason
+    if report.get(CheckId.LOAD.value) is None:
+        _fail(report, job, CheckId.LOAD, reason)
         for spec in ordered_checks():
-            if spec.id.value in wanted:
-                report.add(_skipped(spec.id, prof, "skipped: the model did not load"))
+            if spec.id.value in job.wanted and report.get(spec.id.value) is None:
+                report.add(skipped(spec.id, job.profile, "the model did not load"))
         return None
-    ctx = Context(model, prof, threads)
+    if watcher.check is not None and report.get(watcher.check) is None:
+        _fail(report, job, CheckId(watcher.check), reason)
+    if outcome.phase is Phase.SCORING:
+        report.notes.append(f"score skipped: {reason}")
+        return None
+    if watcher.evidence and restarts < MAX_RESTARTS:
+        unavailable.update(dict.fromkeys(watcher.evidence, reason))
+        return outcome.phase
+    _fail_rest_of_phase(job, report, outcome.phase, reason)
+    following = ORDER[ORDER.index(outcome.phase) + 1 :]
+    return following[0] if following and restarts < MAX_RESTARTS else None
+
+
+def _fail(report: Report, job: Job, check: CheckId, reason: str) -> None:
+    severity = job.profile.severity_of(check)
+    status = Status.FAIL if severity is Severity.ERROR else Status.WARN
+    report.add(Finding(check.value, status, severity, reason))
+
+
+def _fail_rest_of_phase(job: Job, report: Report, phase: Phase, reason: str) -> None:
     for spec in ordered_checks():
-        if spec.id.value in wanted:
-            report.add(_run_one(spec.id, spec.run, spec.stage, ctx, report))
-    report.measurements = _measurements(ctx, report)
-    # Read last: the hash is computed in a thread that overlaps the checks.
-    report.model.update(
-        sha256=model.sha256,
-        file_bytes=model.file_bytes,
-        external_data_bytes=model.external_data_bytes,
-    )
-    return ctx
-
-
-def ordered_checks() -> list[CheckSpec]:
-    """Registered checks, static before runtime, in REPORT.md's order within a stage."""
-    stages, ids = list(Stage), list(CheckId)
-    return sorted(CHECKS, key=lambda s: (stages.index(s.stage), ids.index(s.id)))
+        if pending(spec, phase, job, report):
+            _fail(report, job, spec.id, f"not evaluated: {reason}")
 
 
 def _selection(select: Iterable[str] | None) -> set[str]:
@@ -108,46 +177,3 @@ def _model_info(path: Path) -> dict[str, Any]:
     except OSError:
         info["file_bytes"] = None
     return info
-
-
-def _skipped(check: CheckId, profile: Profile, reason: str) -> Finding:
-    return Finding(check.value, Status.SKIP, profile.severity_of(check), reason)
-
-
-def _run_one(check: CheckId, run: Any, stage: Stage, ctx: Context, report: Report) -> Finding:
-    if stage is Stage.RUNTIME:
-        gate = report.get(CheckId.INPUT.value)
-        if gate is not None and gate.status not in (Status.PASS, Status.WARN):
-            return _skipped(
-                check,
-                ctx.profile,
-                "skipped: the input is not N x 3 x S x S float32, so images cannot be fed",
-            )
-    try:
-        result: Finding = run(ctx)
-        return result
-    except Exception as exc:  # a bug or an unforeseen model must not become a traceback
-        where = traceback.extract_tb(exc.__traceback__)[-1]
-        message = f"internal error while checking: {type(exc).__name__}: {exc} ({where.name})"
-        return ctx.finding(check, Status.ERROR, message[:400])
-
-
-def _measurements(ctx: Context, report: Report) -> dict[str, Any]:
-    try:
-        analysis = ctx.analysis
-    except Exception:
-        return {}
-    index = analysis.index
-    ensemble = report.get(CheckId.ENSEMBLE.value)
-    return {
-        "params": analysis.params.total,
-        "macs": {c.value: analysis.macs.total[c] for c in MacsConvention},
-        "macs_unit": "multiply-accumulates per 3x224x224 image at batch 1",
-        "opset": default_opset(ctx),
-        "input": describe(index.inputs[0]) if len(index.inputs) == 1 else None,
-        "output": describe(index.graph.output[0]) if len(index.graph.output) == 1 else None,
-        "nodes": len(index.graph.node),
-        "ensemble": ensemble_measurement(ctx)
-        if ensemble and ensemble.status is not Status.SKIP
-        else None,
-    }

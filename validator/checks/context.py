@@ -6,9 +6,10 @@ is computed at most once per model however many checks ask for it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -19,6 +20,41 @@ from validator.graph.analysis import GraphAnalysis, MacTally, analyse, macs_at_b
 from validator.inference import Runner
 from validator.model import LoadedModel
 from validator.vocab import CheckId
+
+T = TypeVar("T")
+EvidenceObserver = Callable[[str, bool], None]
+
+
+class Unavailable(Exception):
+    """Evidence that cannot be had: computing it broke a limit in an earlier child process
+    (``reason`` names the limit). Checks that need it fail with that reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def evidence(fn: Callable[[Context], T]) -> property:
+    """A cached property that is expensive evidence: refused when marked unavailable, and
+    announced to the observer while it is computed (so a breach can be pinned on it)."""
+    name = fn.__name__
+
+    def compute(self: Context) -> T:
+        return self.cached(name, lambda: fn(self))
+
+    compute.__name__, compute.__doc__ = name, fn.__doc__
+    return property(compute)
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """Evidence whose computation raised: the same error is raised to every asker."""
+
+    error: Exception
+
+
+def _ignore(name: str, started: bool) -> None:
+    """The default observer: nobody is watching."""
 
 
 @dataclass(frozen=True)
@@ -33,12 +69,23 @@ class SampleRun:
 class Context:
     """Shared state of one validation run."""
 
-    def __init__(self, model: LoadedModel, profile: Profile, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        model: LoadedModel,
+        profile: Profile,
+        threads: int | None = None,
+        *,
+        unavailable: Mapping[str, str] | None = None,
+        observe: EvidenceObserver = _ignore,
+    ) -> None:
         self.model = model
         self.profile = profile
         self.threads = threads
+        self.unavailable = dict(unavailable or {})
+        self.observe = observe
+        self._extra: dict[str, Any] = {}
 
-    @cached_property
+    @evidence
     def analysis(self) -> GraphAnalysis:
         """Shapes, multiply-adds and parameters at batch 1."""
         return analyse(self.model.proto, batch=1, size=self.profile.input_size)
@@ -51,30 +98,55 @@ class Context:
         dims = self.analysis.index.inputs[0].type.tensor_type.shape.dim
         return bool(dims) and not (dims[0].HasField("dim_value") and dims[0].dim_value > 0)
 
-    @cached_property
+    @evidence
     def macs_batch2(self) -> MacTally | None:
         """Multiply-adds at batch 2 (None for a fixed batch), to check cost scales with N."""
         if not self.batch_is_symbolic:
             return None
         return macs_at_batch(self.analysis, 2)
 
-    @cached_property
+    @evidence
     def runner(self) -> Runner:
         """The onnxruntime session (raises RuntimeFailure)."""
         return Runner(self.model.path, self.threads)
 
-    @cached_property
+    @evidence
     def samples(self) -> SampleImages:
         """A few real images in the profile's preprocessing."""
         return sample_images(self.profile, count=self.profile.runtime_batch)
 
-    @cached_property
+    @evidence
     def sample_run(self) -> SampleRun:
         """Outputs on the sample batch, run twice (raises RuntimeFailure)."""
         batch = self.samples.tensors
         first = self.runner.run(batch)
         second = self.runner.run(batch)
         return SampleRun(first, second, len(batch))
+
+    def cached(self, name: str, compute: Callable[[], T]) -> T:
+        """Evidence computed once per run outside this class (e.g. the ensemble analysis),
+        with the same refusal and announcement as the ``evidence`` properties."""
+        if name not in self._extra:
+            reason = self.unavailable.get(name)
+            if reason is not None:
+                raise Unavailable(reason)
+            self.observe(name, True)
+            try:
+                computed: Any = compute()
+            except MemoryError:
+                raise  # left announced: the breach is pinned on this evidence
+            except Exception as exc:  # remembered: every check asking again gets it at once
+                computed = _Failed(exc)
+            except BaseException:
+                self.observe(name, False)
+                raise
+            self.observe(name, False)
+            self._extra[name] = computed
+        value = self._extra[name]
+        if isinstance(value, _Failed):
+            raise value.error
+        result: T = value
+        return result
 
     def severity(self, check: CheckId) -> Severity:
         """The profile's severity for ``check``."""

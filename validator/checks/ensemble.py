@@ -8,7 +8,6 @@ augmentation) is one model, so it is a warning, not a failure.
 from __future__ import annotations
 
 from typing import Any
-from weakref import WeakKeyDictionary
 
 import onnx.inliner
 
@@ -20,27 +19,28 @@ from validator.graph.ensemble import EnsembleEvidence, EnsembleVerdict, Member, 
 from validator.units import si
 from validator.vocab import CheckId
 
-_EVIDENCE: WeakKeyDictionary[Context, EnsembleEvidence] = WeakKeyDictionary()
 _SHOWN_MEMBERS = 6
 
 
 def ensemble_evidence(ctx: Context) -> EnsembleEvidence:
     """The ensemble analysis of ``ctx``'s model, computed once per validation run."""
-    evidence = _EVIDENCE.get(ctx)
-    if evidence is None:
-        analysis = ctx.analysis
-        if ctx.model.proto.functions:  # members could hide inside model-local functions
-            inlined = onnx.inliner.inline_local_functions(ctx.model.proto)
-            analysis = analyse(inlined, batch=1, size=ctx.profile.input_size)
-        evidence = detect_ensemble(analysis, ctx.profile.num_classes, ctx.profile.macs_convention)
-        _EVIDENCE[ctx] = evidence
-    return evidence
+    return ctx.cached("ensemble", lambda: _detect(ctx))
+
+
+def _detect(ctx: Context) -> EnsembleEvidence:
+    analysis = ctx.analysis
+    if ctx.model.proto.functions:  # members could hide inside model-local functions
+        inlined = onnx.inliner.inline_local_functions(ctx.model.proto)
+        analysis = analyse(inlined, batch=1, size=ctx.profile.input_size)
+    return detect_ensemble(analysis, ctx.profile.num_classes, ctx.profile.macs_convention)
 
 
 def ensemble_measurement(ctx: Context) -> dict[str, Any] | None:
     """REPORT.md's ``measurements.ensemble`` (None when the graph could not be analysed)."""
     try:
         return ensemble_evidence(ctx).to_dict()
+    except MemoryError:
+        raise
     except Exception:  # the check itself reports the failure; measurements stay best effort
         return None
 

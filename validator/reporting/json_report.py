@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from validator.findings import Finding, Report
+from validator.findings import Finding, Report, Severity, Status
 
 SCHEMA_VERSION = 1
 TOOL_NAME = "robust-validate"
@@ -40,7 +40,34 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "measurements": _plain(report.measurements),
         "score": _plain(report.score) if report.score is not None else None,
         "notes": list(report.notes),
+        "isolation": _plain(report.isolation),
     }
+
+
+def finding_from_dict(data: Mapping[str, Any]) -> Finding:
+    """The inverse of finding_to_dict (reports cross process boundaries as JSON)."""
+    return Finding(
+        str(data["id"]),
+        Status(data["status"]),
+        Severity(data["severity"]),
+        str(data["message"]),
+        data.get("measured"),
+        data.get("limit"),
+        dict(data.get("details") or {}),
+    )
+
+
+def report_from_dict(data: Mapping[str, Any]) -> Report:
+    """The Report that report_to_dict wrote (the verdict is recomputed from the checks)."""
+    return Report(
+        model=dict(data["model"]),
+        profile=dict(data["profile"]),
+        findings=[finding_from_dict(f) for f in data["checks"]],
+        measurements=dict(data.get("measurements") or {}),
+        score=data.get("score"),
+        notes=list(data.get("notes") or []),
+        isolation=dict(data.get("isolation") or {}),
+    )
 
 
 def report_to_json(report: Report) -> str:

@@ -1,0 +1,98 @@
+"""The ``attack`` command's work, isolated like ``check``: the model first passes the same
+loader and gate checks (load, input, output, runtime) in a child process, then the attack run
+itself happens in another child under the profile's ``limit_attack_s`` and memory limit.
+
+A model that fails a gate comes back as its Report (exit 1 at the CLI); bad data or a bad suite
+found in the child is raised again here as the same ValidatorError (validator.sandbox forwards
+it; exit 2); a breach comes back as one line naming the limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from validator.config import Profile
+from validator.findings import Finding, Report, Verdict
+from validator.pipeline import resolve_profile, validate
+from validator.reporting.json_report import finding_from_dict, finding_to_dict
+from validator.sandbox import Limits, Sender, run_isolated
+from validator.sandbox.progress import ProgressLike, RemoteProgress, forward_progress
+from validator.vocab import CheckId, Phase
+
+GATES = (CheckId.LOAD, CheckId.INPUT, CheckId.OUTPUT, CheckId.RUNTIME)
+
+
+@dataclass
+class AttackOutcome:
+    """What an isolated attack run produced: the gate report, and (when the gates passed) the
+    attacked sets as the manifest lists them, the masking findings, or the breach."""
+
+    report: Report
+    sets: list[dict[str, Any]] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    breach: str | None = None
+
+    @property
+    def gated(self) -> bool:
+        """True when the model failed a gate check, so nothing was attacked."""
+        return self.report.verdict is Verdict.FAIL
+
+
+def attack_isolated(
+    model: Path,
+    data: Path,
+    out: Path,
+    suite: str,
+    profile: str | Path | Profile = "final",
+    *,
+    threads: int | None = None,
+    progress: ProgressLike | None = None,
+    **options: Any,
+) -> AttackOutcome:
+    """Gate ``model`` like ``check`` does, then attack the clean images of ``data`` into
+    ``out`` in a child process; ``options`` go on to attack_dataset."""
+    prof = resolve_profile(profile)
+    limits = Limits.from_profile(prof, threads)
+    report = validate(model, prof, select=[c.value for c in GATES], threads=limits.threads)
+    outcome = AttackOutcome(report)
+    if outcome.gated:
+        return outcome
+    body = _body(model, data, out, suite, prof, limits.threads, options)
+    result = run_isolated(body, limits, Phase.ATTACK, _collector(outcome, progress))
+    if not result.ok:
+        outcome.breach = result.reason
+    return outcome
+
+
+def _body(
+    model: Path, data: Path, out: Path, suite: str, prof: Profile, threads: int,
+    options: dict[str, Any],
+) -> Callable[[Sender], None]:  # fmt: skip
+    def body(sender: Sender) -> None:
+        from validator.attacks import attack_dataset  # loaded only where attacks run
+
+        sender.send("phase", name=Phase.ATTACK.value)
+        run = attack_dataset(
+            model, data, out, suite, prof, threads=threads,
+            progress=RemoteProgress(sender), **options,
+        )  # fmt: skip
+        sets = [s.to_dict() for s in run.sets]
+        sender.send("attack", sets=sets, findings=[finding_to_dict(f) for f in run.findings])
+        sender.send("done")
+
+    return body
+
+
+def _collector(outcome: AttackOutcome, progress: ProgressLike | None) -> Callable[..., None]:
+    def handle(message: dict[str, Any]) -> None:
+        kind = message["kind"]
+        if kind == "progress":
+            forward_progress(message, progress)
+        elif kind == "attack":
+            outcome.sets = list(message.get("sets") or [])
+            outcome.findings = [finding_from_dict(f) for f in message.get("findings") or []]
+
+    return handle
