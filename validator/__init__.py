@@ -11,6 +11,14 @@ Public API::
 
 from __future__ import annotations
 
+import os
+
+# onnxruntime >= 1.29 on Linux keeps a device id and an event cache under ~/.cache and may upload
+# telemetry, unless this is set before it initialises. A validator of other people's models must
+# not write outside the paths it is given nor send anything anywhere; set ORT_DISABLE_TELEMETRY=0
+# yourself to opt back in.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
 __version__ = "0.1.0"
 
 from validator.config import Profile, load_profile
