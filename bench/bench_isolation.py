@@ -80,8 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     ok = ratio <= TARGET_RATIO or extra <= TARGET_SECONDS
     print(f"  isolated / in process = {ratio:.3f}x wall (+{extra:.3f} s): "
           f"{'meets' if ok else 'MISSES'} the +10% or +0.5 s target")  # fmt: skip
-    print(f"  this process's peak RSS before the timed passes: {before / 1024:.0f} MB "
-          "(the in-process contender loads the model here; validate() alone does not)")
+    print(
+        f"  this process's peak RSS before the timed passes: {before / 1024:.0f} MB "
+        "(the in-process contender loads the model here; validate() alone does not)"
+    )
     return 0
 
 
