@@ -13,7 +13,6 @@ import contextlib
 import os
 import resource
 import signal
-import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -103,6 +102,7 @@ def _run_child(body: ChildBody, sender: Sender, memory_bytes: int) -> None:  # p
     code = EXIT_ERROR
     try:
         os.setpgid(0, 0)
+        _silence()
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         _limit(resource.RLIMIT_AS, memory_bytes)
@@ -118,11 +118,19 @@ def _run_child(body: ChildBody, sender: Sender, memory_bytes: int) -> None:  # p
         where = traceback.extract_tb(exc.__traceback__)[-1].name if exc.__traceback__ else "?"
         _try_send(sender, "failure", reason=f"{type(exc).__name__}: {exc} ({where})"[:400])
     finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            os._exit(code)
+        # No flush of stdout/stderr: a thread of the parent (a progress display) may have held
+        # their locks at the fork, and whatever the child wrote is not for the terminal anyway.
+        os._exit(code)
+
+
+def _silence() -> None:
+    """Point the child's stdout and stderr at /dev/null: nothing a model (or a library it
+    drives) prints may corrupt ``--json -`` on stdout or garble the terminal; what the user
+    needs arrives through the channel."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.dup2(null, 2)
+    os.close(null)
 
 
 def _limit(which: int, value: int) -> None:
