@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -22,6 +23,8 @@ from validator.findings import Status
 from validator.graph.analysis import analyse
 from validator.graph.ensemble import EnsembleEvidence, EnsembleVerdict, detect_ensemble
 from validator.vocab import MacsConvention
+
+from . import ensemble_builders as builders
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "ensembles"
 MANIFEST: dict[str, dict[str, str]] = json.loads((CORPUS / "manifest.json").read_text())
@@ -80,15 +83,15 @@ def test_corpus_covers_what_the_rule_promises() -> None:
 @pytest.mark.parametrize(
     ("file", "kind"),
     [
-        ("ens_avg_logits_golden.onnx", "average of member scores"),
-        ("ens_softmax_avg_dynamo.onnx", "average of member probabilities"),
-        ("ens_weighted_const.onnx", "weighted average"),
+        ("ens_avg_logits_golden.onnx", "mean of member scores"),
+        ("ens_softmax_avg_dynamo.onnx", "mean of member probabilities"),
+        ("ens_weighted_const.onnx", "weighted mean"),
         ("ens_hard_vote.onnx", "hard voting"),
         ("ens_max_stacked.onnx", "maximum over members"),
         ("ens_max_elementwise_dynamo.onnx", "maximum over members"),
-        ("ens_stacking_gemm.onnx", "stacking"),
+        ("ens_stacking_gemm.onnx", "learned stacking"),
         ("ens_golden_geomean.onnx", "probabilities"),
-        ("ens_grouped_packed.onnx", "average"),
+        ("ens_grouped_packed.onnx", "mean"),
         ("tta_batch_flip.onnx", "views stacked in the batch"),
     ],
 )
@@ -375,3 +378,67 @@ def test_check_looks_inside_model_local_functions(tmp_path: Path) -> None:
                        select=["ensemble"]).get("ensemble")  # fmt: skip
     assert finding is not None and finding.status is Status.FAIL
     assert finding.details["models"] == 2
+
+
+# --- packed networks and fusions built in code (tests/unit/ensemble_builders.py) ---------------
+
+
+@pytest.mark.parametrize(
+    ("build", "evidence_of_weights"),
+    [
+        (lambda: builders.packed_in_weights(2), True),
+        (lambda: builders.packed_in_weights(3, residual=False), True),
+        (lambda: builders.packed_grouped_head_folded(2), False),
+        (lambda: builders.packed_grouped_dense_head(2), False),
+    ],
+    ids=["weights-only", "weights-only-3", "grouped-head-folded-mean", "grouped-dense-head"],
+)
+def test_channel_partitions_that_never_interact_are_an_ensemble(
+    build: Any, evidence_of_weights: bool
+) -> None:
+    evidence = detect(build())
+    assert evidence.verdict is EnsembleVerdict.ENSEMBLE, evidence.reason
+    assert len(evidence.members) >= 2
+    assert all(" channels " in m.ends[0] for m in evidence.members)
+    assert ("exactly zero" in evidence.reason) is evidence_of_weights
+    assert evidence.fusion is not None and "final layer" in evidence.fusion.kind
+    renamed = detect(_renamed(build(), seed=7))
+    assert renamed.verdict is EnsembleVerdict.ENSEMBLE
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{}, {"groups": 4}, {"prune": True}, {"groups": 2, "prune": True}]
+)
+def test_single_networks_with_real_weights_are_not_packed(kwargs: dict[str, Any]) -> None:
+    evidence = detect(builders.single_real_weights(**kwargs))
+    assert evidence.verdict is EnsembleVerdict.SINGLE, evidence.reason
+
+
+def test_packed_members_need_separate_nonzero_blocks() -> None:
+    model = builders.packed_in_weights(2)
+    for tensor in model.graph.initializer:  # a weight-free copy: nothing shows the blocks
+        array = numpy_helper.to_array(tensor)
+        tensor.CopyFrom(numpy_helper.from_array(np.zeros_like(array), tensor.name))
+    assert detect(model).verdict is EnsembleVerdict.SINGLE
+
+
+@pytest.mark.parametrize(
+    ("fusion", "kind"),
+    [
+        ("median", "median of member scores"),
+        ("product", "product of member probabilities"),
+        ("selection", "selection"),
+        ("einsum-mean", "mean of member scores (equal constant weights in Einsum"),
+        ("matmul-weighted", "weighted mean of member scores (constant weights in MatMul"),
+    ],
+)
+def test_fusion_is_named_precisely(fusion: str, kind: str) -> None:
+    evidence = detect(builders.fused_branches(fusion))
+    assert evidence.verdict is EnsembleVerdict.ENSEMBLE
+    assert evidence.fusion is not None and evidence.fusion.kind.startswith(kind)
+
+
+def test_member_fed_a_grey_scale_input_says_so() -> None:
+    views = sorted(m.view for m in detect(builders.fused_branches("grey")).members)
+    assert views[0].startswith("grey-scale (ReduceMean")
+    assert views[1] == "the input as is"

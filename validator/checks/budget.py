@@ -66,7 +66,10 @@ def check_flops(ctx: Context) -> Finding:
     details = _flops_details(ctx, notes)
     heavy_unknown = [n for n in tally.uncounted if n.rsplit(" (", 1)[-1][:-1] in _MATRIX_OPS]
     if tally.uncounted:
-        message += f"; {len(tally.uncounted)} nodes with unknown shapes not counted (a lower bound)"
+        message += (
+            f"; {len(tally.uncounted)} nodes not counted (unknown shapes or custom operators;"
+            " a lower bound): " + ", ".join(tally.uncounted[:3])
+        )
     if notes:
         message += "; " + "; ".join(notes)
     if heavy_unknown and ok:

@@ -19,6 +19,7 @@ from validator.findings import Finding, Severity, Status
 from validator.graph.analysis import GraphAnalysis, MacTally, analyse, macs_at_batch
 from validator.inference import Runner
 from validator.model import LoadedModel
+from validator.shape_probe import RuntimeShapeProbe
 from validator.vocab import CheckId
 
 T = TypeVar("T")
@@ -88,7 +89,8 @@ class Context:
     @evidence
     def analysis(self) -> GraphAnalysis:
         """Shapes, multiply-adds and parameters at batch 1."""
-        return analyse(self.model.proto, batch=1, size=self.profile.input_size)
+        probe = RuntimeShapeProbe(self.model, self.threads)  # used only if static shapes have gaps
+        return analyse(self.model.proto, batch=1, size=self.profile.input_size, probe=probe)
 
     @cached_property
     def batch_is_symbolic(self) -> bool:

@@ -18,7 +18,7 @@ from onnx import numpy_helper
 from validator.graph.index import GraphIndex, build_index
 from validator.graph.macs import Counts, NodeView, Unknown, count_node
 from validator.graph.params import ParamCount, count_params
-from validator.graph.shapes import ShapeMap, infer_shapes, make_skeleton
+from validator.graph.shapes import ShapeMap, ShapeProbe, infer_shapes, make_skeleton
 from validator.vocab import MacsConvention
 
 CONVENTIONS = tuple(MacsConvention)
@@ -63,6 +63,19 @@ class MacTally:
         ranked = sorted(self.heaviest[convention], reverse=True)
         return [(name, macs) for macs, name in ranked if macs]
 
+    def per_image(self, batch: int) -> None:
+        """Divide a tally counted for a whole fixed batch of ``batch`` images by it."""
+        for counts in (self.total, *self.by_op.values()):
+            for c in CONVENTIONS:
+                counts[c] = round(counts[c] / batch)
+        for c in CONVENTIONS:
+            self.heaviest[c] = [(round(m / batch), n) for m, n in self.heaviest[c]]
+            heapq.heapify(self.heaviest[c])
+        self.notes.append(
+            f"the input's batch is fixed at {batch}: counted for {batch} images and divided "
+            f"by {batch} (per image)"
+        )
+
     def merge(self, other: MacTally, times: int = 1) -> None:
         """Add a subgraph's tally, executed ``times`` times."""
         for op, counts in other.by_op.items():
@@ -85,36 +98,61 @@ class GraphAnalysis:
     shapes: ShapeMap
     macs: MacTally
     params: ParamCount
+    probe: ShapeProbe | None = None  # reused to measure other batch sizes
 
 
-def analyse(model: onnx.ModelProto, batch: int = 1, size: int = 224) -> GraphAnalysis:
-    """Shapes, multiply-adds and parameters of ``model`` with the batch bound to ``batch``."""
+def analyse(
+    model: onnx.ModelProto, batch: int = 1, size: int = 224, probe: ShapeProbe | None = None
+) -> GraphAnalysis:
+    """Shapes, multiply-adds and parameters of ``model`` with the batch bound to ``batch``.
+    ``probe`` measures at run time the shapes static inference cannot find (shapes.py)."""
     skeleton = make_skeleton(model)
-    shapes = infer_shapes(model, batch, size, skeleton=skeleton)
+    notes: list[str] = []
+    shapes = infer_shapes(model, batch, size, skeleton=skeleton, probe=probe, notes=notes)
     index = build_index(model.graph)
     tally = _tally_graph(index, shapes)
+    tally.notes.extend(notes)
+    fixed = fixed_batch(index)
+    if fixed is not None and fixed > 1:
+        tally.per_image(fixed)
     params = count_params(index, shapes)
-    return GraphAnalysis(batch, size, index, skeleton, shapes, tally, params)
+    return GraphAnalysis(batch, size, index, skeleton, shapes, tally, params, probe)
+
+
+def fixed_batch(index: GraphIndex) -> int | None:
+    """The batch size of the first input, an N x C x H x W image, when the file fixes it."""
+    if not index.inputs:
+        return None
+    dims = index.inputs[0].type.tensor_type.shape.dim
+    if len(dims) == 4 and dims[0].HasField("dim_value") and dims[0].dim_value > 0:
+        return int(dims[0].dim_value)
+    return None
 
 
 def macs_at_batch(analysis: GraphAnalysis, batch: int) -> MacTally:
     """Multiply-adds of the same model at another batch size (index and skeleton reused)."""
-    shapes = infer_shapes(analysis.skeleton, batch, analysis.size, skeleton=analysis.skeleton)
+    shapes = infer_shapes(
+        analysis.skeleton, batch, analysis.size, skeleton=analysis.skeleton, probe=analysis.probe
+    )
     return _tally_graph(analysis.index, shapes)
 
 
-def _tally_graph(index: GraphIndex, shapes: ShapeMap) -> MacTally:
+def _tally_graph(
+    index: GraphIndex, shapes: ShapeMap, outer: frozenset[str] = frozenset()
+) -> MacTally:
+    """The tally of one graph; ``outer`` names the enclosing scopes' constants (a Loop body
+    reads its weights from there)."""
     tally = MacTally()
     for position in index.order:
         op, inputs = index.ops[position], index.node_inputs[position]
         if op in ("If", "Loop", "Scan"):
-            _tally_control_flow(index, position, shapes, tally)
+            _tally_control_flow(index, position, shapes, tally, outer | index.constant)
             continue
         view = NodeView(
             index.nodes[position],
             [shapes.get(n) if n else None for n in inputs],
             [shapes.get(n) if n else None for n in index.node_outputs[position]],
-            [bool(n) and n in index.constant for n in inputs],
+            [bool(n) and (n in index.constant or n in outer) for n in inputs],
         )
         try:
             counts = count_node(view)
@@ -128,10 +166,12 @@ def _tally_graph(index: GraphIndex, shapes: ShapeMap) -> MacTally:
 
 
 def _tally_control_flow(
-    index: GraphIndex, position: int, shapes: ShapeMap, tally: MacTally
+    index: GraphIndex, position: int, shapes: ShapeMap, tally: MacTally, outer: frozenset[str]
 ) -> None:
     node, name = index.nodes[position], index.node_name(position)
-    bodies = {a.name: _tally_graph(build_index(a.g), shapes) for a in node.attribute if a.g.node}
+    bodies = {
+        a.name: _tally_graph(build_index(a.g), shapes, outer) for a in node.attribute if a.g.node
+    }
     if node.op_type == "If" and bodies:
         heaviest = max(bodies.values(), key=lambda t: t.total[MacsConvention.FULL])
         tally.merge(heaviest)

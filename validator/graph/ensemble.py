@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 
 from validator.graph.analysis import GraphAnalysis
-from validator.graph.dataflow import DataFlow, Tables, build_dataflow, build_tables
+from validator.graph.dataflow import DataFlow, Tables, attribute, build_dataflow, build_tables
 from validator.graph.evidence import EnsembleEvidence, EnsembleVerdict, Member
 from validator.graph.fusion import (
     Fusion,
@@ -163,15 +163,26 @@ def _from_packing(flow: DataFlow, packed: Packed) -> EnsembleEvidence:
         )
         for i, (a, b) in enumerate(itertools.pairwise(bounds))
     )
+    dense = sum(1 for p in packing.nodes if flow.weighted(p) and _dense(flow, p))
+    grouped = sum(1 for p in packing.nodes if flow.weighted(p)) - dense
+    how = ", ".join(
+        [f"{grouped} grouped convolutions"] * bool(grouped)
+        + [f"{dense} dense layers whose weights between the blocks are exactly zero"] * bool(dense)
+    )
     reason = (
         f"{len(members)} networks packed side by side in the channels of {end!r}: from "
-        f"{starts[0]!r} on, every layer keeps the channel blocks apart (grouped "
-        f"convolutions), {packing.macs / flow.total:.0%} of the multiply-adds"
+        f"{starts[0]!r} on, every layer keeps the channel blocks apart ({how}), "
+        f"{packing.macs / flow.total:.0%} of the multiply-adds"
     )
     shared = 1 - packing.macs / flow.total if flow.total else 0.0
     return EnsembleEvidence(
         EnsembleVerdict.ENSEMBLE, reason, members, fusion, flow.total, max(shared, 0.0), flow.output
     )
+
+
+def _dense(flow: DataFlow, position: int) -> bool:
+    node = flow.node(position)
+    return node.op_type != "Conv" or int(attribute(node, "group", 1)) == 1  # type: ignore[call-overload]
 
 
 def _from_concatenated_blocks(

@@ -203,6 +203,8 @@ def complete_shapes(
     """Fill the shapes whole-graph inference left unknown, in one topological pass: each node
     with an unknown output is re-inferred alone with the folded values of its small inputs,
     and each node's small output is folded for the nodes after it."""
+    from validator.graph.loops import loop_shapes  # loops builds on this module
+
     shapes = dict(shapes)
     values: Values = {}
     for tensor in graph.initializer:
@@ -210,7 +212,9 @@ def complete_shapes(
             values[tensor.name] = numpy_helper.to_array(tensor)
     version = {o.domain or "": o.version for o in opsets}
     for node in graph.node:  # exported graphs are topologically sorted (checker enforces it)
-        if any(n and not _known(shapes.get(n)) for n in node.output):
+        if node.op_type == "Loop":  # ONNX drops loop-carried shapes: infer the body alone
+            shapes.update(loop_shapes(node, shapes, values, opsets, complete_shapes))
+        elif any(n and not _known(shapes.get(n)) for n in node.output):
             shapes.update(_infer_node(node, shapes, values, version, opsets))
         result = _evaluate(node, values, shapes)
         if result is not None and result.size <= MAX_ELEMENTS and node.output:

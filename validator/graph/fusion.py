@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from validator.graph.dataflow import DataFlow, attribute
 from validator.graph.heads import LIGHT_SHARE, Masks
 
@@ -52,25 +54,71 @@ def describe_fusion(flow: DataFlow, groups: list[list[int]], masks: Masks) -> Fu
 
 
 def _kind(flow: DataFlow, tail: list[int], meet_ops: set[str], before: list[int]) -> str:
+    """Name the combination: selection, voting, median, maximum, product, learned stacking,
+    weighted mean, mean or sum (the most specific that the ops after the heads show)."""
     ops = {flow.op(p) for p in tail}
-    learned = any(flow.weighted(p) for p in tail)
-    if ops & _VOTE_OPS:
+    what = "probabilities" if ops & _PROB_OPS else "scores"
+    if meet_ops & _SELECT_OPS:
+        return f"selection (one member's output picked per element by {_first(meet_ops)})"
+    if ops & _VOTE_OPS - {"TopK"}:
         return "hard voting (arg-max of each member, votes combined)"
+    if _median(ops, meet_ops):
+        return f"median of member {what}"
     if meet_ops & _MAX_OPS or ("Concat" in meet_ops and "ReduceMax" in ops):
         return "maximum over members"
-    if learned and meet_ops & {"Concat"}:
-        return "stacking (a learned layer over the concatenated member outputs)"
-    what = "probabilities" if ops & _PROB_OPS else "scores"
-    weighted = _member_scaled(flow, before)
-    if meet_ops & {"Concat"} and not ops & (_MEAN_OPS | {"ReduceSum", "Sum"}):
+    if meet_ops & {"Min"} or ("Concat" in meet_ops and "ReduceMin" in ops):
+        return "minimum over members"
+    if "Mul" in meet_ops or ("Concat" in meet_ops and "ReduceProd" in ops):
+        return f"product of member {what}"
+    weighted = [p for p in tail if flow.weighted(p) and p not in before]
+    if weighted:
+        return _weighted_kind(flow, weighted[0], what)
+    if "LogSoftmax" in ops and ops & {"Add", "Sum", "ReduceSum", "Mean", "ReduceMean"}:
+        return "geometric mean of member probabilities (log-probabilities summed)"
+    if meet_ops & {"Concat"} and not ops & (_MEAN_OPS | {"ReduceSum", "Sum", "Mul"}):
         return f"concatenation of member {what}"
-    averaged = bool(ops & _MEAN_OPS) or weighted or ("Mul" in ops)
-    verb = "weighted average" if weighted else ("average" if averaged else "sum")
-    return f"{verb} of member {what}"
+    if _member_scaled(flow, before):
+        return f"weighted mean of member {what}"
+    averaged = bool(ops & _MEAN_OPS) or "Mul" in ops
+    return f"{'mean' if averaged else 'sum'} of member {what}"
+
+
+_SELECT_OPS = frozenset({"Where", "If", "GatherElements", "GatherND", "Gather", "Compress"})
+
+
+def _first(ops: set[str]) -> str:
+    return sorted(ops & _SELECT_OPS)[0]
+
+
+def _median(ops: set[str], meet_ops: set[str]) -> bool:
+    """Sorting members and taking the middle (TopK then Gather/Slice), or the min/max
+    formulas of a median of three."""
+    if "TopK" in ops and ops & {"Gather", "Slice", "Split", "Squeeze"}:
+        return True
+    if {"Max", "Min"} <= ops and meet_ops & {"Max", "Min"}:
+        return True
+    return {"ReduceMax", "ReduceMin"} <= ops and "Sub" in ops
+
+
+def _weighted_kind(flow: DataFlow, position: int, what: str) -> str:
+    """A layer with constant weights after the heads: a weighted mean when its weight only
+    scales members (one number per member), learned stacking when it mixes classes."""
+    node, name = flow.node(position), flow.name(position)
+    weights = [flow.value(n) for n in node.input if n and n not in flow.data]
+    weight = next((w for w in weights if w is not None), None)
+    if weight is None or weight.size > _MAX_MEMBERS:
+        return f"learned stacking (a learned layer {name!r} over the member outputs)"
+    values = weight.reshape(-1)
+    if np.allclose(values, values[0]):
+        return f"mean of member {what} (equal constant weights in {node.op_type} {name!r})"
+    return f"weighted mean of member {what} (constant weights in {node.op_type} {name!r})"
+
+
+_MAX_MEMBERS = 64  # a weight with at most this many numbers only scales members
 
 
 def _member_scaled(flow: DataFlow, before: list[int]) -> bool:
-    """True when members are scaled by constants before they meet (a weighted average)."""
+    """True when members are scaled by constants before they meet (a weighted mean)."""
     scaled = 0
     for position in before:
         node = flow.node(position)
@@ -98,7 +146,19 @@ def describe_tail(flow: DataFlow, position: int, inclusive: bool = False) -> Fus
     meeting = [p for p in tail if flow.op(p) in _REDUCING or len(flow.parents[p]) >= 2][:1]
     meet_ops = {flow.op(p) for p in meeting}
     ops = tuple(dict.fromkeys(flow.op(p) for p in tail))
-    return Fusion(tuple(flow.name(p) for p in meeting), ops, _kind(flow, tail, meet_ops, []))
+    weighted = [p for p in tail if flow.weighted(p)]
+    if not meeting and weighted:  # the blocks meet inside one layer's weights
+        name = flow.name(weighted[0])
+        kind = (
+            f"members meet inside the final layer {name!r}: its weights hold each member's "
+            "classifier side by side and sum their scores (averaging folded into the layer)"
+        )
+        return Fusion((name,), ops, kind)
+    first = flow.rank[meeting[0]] if meeting else 0
+    members_only = [p for p in tail if flow.rank[p] < first]  # each member's own head
+    return Fusion(
+        tuple(flow.name(p) for p in meeting), ops, _kind(flow, tail, meet_ops, members_only)
+    )
 
 
 def member_view(flow: DataFlow, entry: int) -> str:
@@ -116,7 +176,9 @@ def describe_view(flow: DataFlow, entry: int, limit: int = 4) -> str:
     """What a branch does to its input before its first weighted layer (flip, resize, crop)."""
     steps: list[str] = []
     position: int | None = entry
-    while position is not None and len(steps) < limit and not flow.weighted(position):
+    while position is not None and len(steps) < limit:
+        if flow.weighted(position) and not _to_grey(flow, position):
+            break
         steps.append(_view_step(flow, position))
         children = flow.children[position]
         position = children[0] if len(children) == 1 else None
@@ -144,7 +206,20 @@ def _view_step(flow: DataFlow, position: int) -> str:
         return f"resize{size} ({op} {name!r})"
     if op in ("Transpose", "Pad", "Gather", "ReverseSequence"):
         return f"{op} {name!r}"
+    if _to_grey(flow, position):
+        return f"grey-scale ({op} {name!r} averages the colour channels)"
     return ""
+
+
+def _to_grey(flow: DataFlow, position: int) -> bool:
+    """A node turning a colour image into one channel: a mean or sum over the channel axis,
+    or a 1x1 convolution from 3 channels to 1."""
+    node = flow.node(position)
+    dims = flow.dims(node.output[0])
+    if dims is None or len(dims) != 4 or dims[1] != 1:
+        return False
+    source = flow.dims(node.input[0]) if node.input else None
+    return source is not None and len(source) == 4 and source[1] == 3
 
 
 def batch_fold(flow: DataFlow, concat: int) -> int | None:

@@ -18,6 +18,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 import onnx
 
@@ -53,7 +54,8 @@ class NodeView:
 
 
 class Unknown(Exception):
-    """A shape the rule needs is not known; the node is reported as uncounted."""
+    """A shape the rule needs is not known, or the op is a custom one without a rule; the
+    node is reported as uncounted."""
 
 
 Counts = dict[MacsConvention, int]
@@ -129,6 +131,28 @@ def _einsum(v: NodeView) -> Counts:
     return _counts(mults if linear else 0, mults, mults)
 
 
+def _remapped(
+    rule: Callable[[NodeView], Counts], positions: tuple[int, ...]
+) -> Callable[[NodeView], Counts]:
+    """A quantised op counted as its float counterpart, whose inputs are ``positions`` of
+    the quantised op's (x, weight, bias): quantising a layer does not make its work vanish."""
+
+    def rule_for(v: NodeView) -> Counts:
+        node = onnx.NodeProto()
+        node.CopyFrom(v.node)
+        names = [v.node.input[i] if i < len(v.node.input) else "" for i in positions]
+        del node.input[:]
+        node.input.extend(names)
+
+        def pick(seq: Sequence[Any]) -> list[Any]:
+            return [seq[i] if i < len(seq) else None for i in positions]
+
+        constant = [bool(c) for c in pick(v.constant_inputs)]
+        return rule(NodeView(node, pick(v.inputs), v.outputs, constant))
+
+    return rule_for
+
+
 def _per_output(ptflops_factor: int, full_factor: int) -> Callable[[NodeView], Counts]:
     def rule(v: NodeView) -> Counts:
         n = math.prod(_need(v.out_dims()))
@@ -186,6 +210,20 @@ RULES: Mapping[str, Callable[[NodeView], Counts]] = MappingProxyType(
         "LpPool": _per_input(1, 1),
         "Resize": _per_output(1, 1),
         "Upsample": _per_output(1, 1),
+        # quantised layers (onnxruntime's static and dynamic quantisation) and contrib fusions
+        "ConvInteger": _remapped(_conv, (0, 1)),
+        "MatMulInteger": _remapped(_matmul, (0, 1)),
+        "QLinearConv": _remapped(_conv, (0, 3, 8)),
+        "QLinearMatMul": _remapped(_matmul, (0, 3)),
+        "QGemm": _remapped(_gemm, (0, 3, 6)),
+        "FusedConv": _conv,
+        "FusedGemm": _gemm,
+        "FusedMatMul": _matmul,
+        "DynamicQuantizeMatMul": _remapped(_matmul, (0, 1)),
+        "MatMulIntegerToFloat": _remapped(_matmul, (0, 1)),
+        "BiasGelu": _per_output(1, 1),
+        "FastGelu": _per_output(1, 1),
+        "QuickGelu": _per_output(1, 1),
     }
 )
 
@@ -203,8 +241,10 @@ def count_node(view: NodeView) -> Counts:
     rule = RULES.get(op)
     if rule is not None:
         return rule(view)
-    if op in _FREE or view.node.domain not in ("", "ai.onnx"):
+    if op in _FREE:
         return _counts(0, 0, 0)
+    if view.node.domain not in ("", "ai.onnx"):
+        raise Unknown  # a custom op whose cost is not known: listed as uncounted
     if op in _REDUCTIONS:
         return _per_input(0, 1)(view)
     return _per_output(0, 1)(view)

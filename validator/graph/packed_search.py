@@ -14,9 +14,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from validator.graph.dataflow import DataFlow
+from validator.graph.dataflow import DataFlow, attribute
 from validator.graph.heads import LIGHT_SHARE, Branch, Masks, head_masks, split_branches
-from validator.graph.packing import Packing, channel_chunks, packed_blocks
+from validator.graph.packing import (
+    PER_CHANNEL,
+    UNIT_RESHAPES,
+    Packing,
+    channel_chunks,
+    packed_blocks,
+)
+from validator.graph.weight_blocks import MAX_BLOCKS, block_cuts, weight_mask
 
 PACKED_SHARE = 0.5  # the unmixed blocks must hold at least this share of the multiply-adds
 _TO_HEAD = frozenset(
@@ -104,7 +111,66 @@ def _candidates(
         if tensor is not None:
             channels = (flow.dims(tensor) or (0, 0))[1]
             found.setdefault(tensor, set()).update(range(classes, channels, classes))
+        for tensor, cuts in _before_final_layer(flow, head):
+            found.setdefault(tensor, set()).update(cuts)
     return [(t, cuts) for t, cuts in found.items() if cuts]
+
+
+def _before_final_layer(flow: DataFlow, head: int) -> list[tuple[str, set[int]]]:
+    """Blocks that could meet in the head's final weighted layer (averaging folded into it):
+    the last weighted layers before it, split by their groups or by their zero weight blocks."""
+    final = _final_layer(flow, head)
+    if final is None:
+        return []
+    found = []
+    for position in _nearest_weighted(flow, final):
+        node = flow.node(position)
+        groups = int(attribute(node, "group", 1))  # type: ignore[call-overload]
+        dims = flow.dims(node.output[0])
+        if dims is None or len(dims) < 2:
+            continue
+        if node.op_type == "Conv" and 2 <= groups <= MAX_BLOCKS:
+            cuts: set[int] | None = set(range(dims[1] // groups, dims[1], dims[1] // groups))
+        else:
+            mask = weight_mask(flow, position)
+            cuts = block_cuts(mask) if mask is not None and mask.shape[0] == dims[1] else None
+        if cuts:
+            found.append((_meeting_tensor(flow, final, dims[1]) or str(node.output[0]), cuts))
+    return found
+
+
+def _meeting_tensor(flow: DataFlow, final: int, channels: int) -> str | None:
+    """The final layer's data input when it has the same channels (the blocks then run up to
+    the layer where they meet)."""
+    inputs = flow.data_inputs(final)
+    dims = flow.dims(inputs[0]) if inputs else None
+    return inputs[0] if dims is not None and len(dims) >= 2 and dims[1] == channels else None
+
+
+def _final_layer(flow: DataFlow, head: int) -> int | None:
+    position: int | None = head
+    for _ in range(8):
+        if position is None or flow.weighted(position):
+            return position
+        parents = flow.parents[position]
+        position = parents[0] if len(parents) == 1 and flow.op(position) in _TO_HEAD else None
+    return None
+
+
+def _nearest_weighted(flow: DataFlow, final: int, limit: int = 64) -> list[int]:
+    """The weighted layers reached first going up from ``final`` through channel-wise ops."""
+    found: list[int] = []
+    stack, seen = list(flow.parents[final]), set[int]()
+    while stack and len(seen) < limit:
+        position = stack.pop()
+        if position in seen:
+            continue
+        seen.add(position)
+        if flow.weighted(position):
+            found.append(position)
+        elif flow.op(position) in PER_CHANNEL or flow.op(position) in UNIT_RESHAPES:
+            stack.extend(flow.parents[position])
+    return found[:4]
 
 
 def _stacked_scores(flow: DataFlow, head: int, classes: int) -> str | None:

@@ -15,8 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from validator.graph.dataflow import DataFlow, attribute
+from validator.graph.weight_blocks import input_cuts, weight_mask
 
-_PER_CHANNEL = frozenset(
+PER_CHANNEL = frozenset(
     {
         "Relu",
         "LeakyRelu",
@@ -70,7 +71,7 @@ _PER_CHANNEL = frozenset(
         "Where",
     }
 )
-_UNIT_RESHAPES = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze"})
+UNIT_RESHAPES = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze"})
 
 
 @dataclass(frozen=True)
@@ -153,11 +154,13 @@ def _propagate(flow: DataFlow, position: int, wanted: list[set[int]]) -> dict[st
     bounds = wanted[0]
     if op == "Conv":
         return _conv(flow, position, bounds)
+    if op in ("Gemm", "MatMul"):
+        return _by_weights(flow, position, bounds)
     if op == "Concat":
         return _concat(flow, position, bounds)
-    if op in _UNIT_RESHAPES:
+    if op in UNIT_RESHAPES:
         return _unit_reshape(flow, position, bounds)
-    if op not in _PER_CHANNEL:
+    if op not in PER_CHANNEL:
         return None
     out = _channels(flow, node.output[0])
     demands: dict[str, set[int]] = {}
@@ -172,12 +175,27 @@ def _conv(flow: DataFlow, position: int, bounds: set[int]) -> dict[str, set[int]
     node = flow.node(position)
     groups = int(attribute(node, "group", 1))  # type: ignore[call-overload]
     out, cin = _channels(flow, node.output[0]), _channels(flow, node.input[0])
-    if groups < 2 or out is None or cin is None or node.input[0] not in flow.data:
+    if groups < 2:
+        return _by_weights(flow, position, bounds)
+    if out is None or cin is None or node.input[0] not in flow.data:
         return None
     step_out, step_in = out // groups, cin // groups
     if any(b % step_out for b in bounds):
         return None
     return {node.input[0]: {b // step_out * step_in for b in bounds}}
+
+
+def _by_weights(flow: DataFlow, position: int, bounds: set[int]) -> dict[str, set[int]] | None:
+    """A dense layer keeps the blocks apart when its stored weights between them are all zero."""
+    node = flow.node(position)
+    dims = flow.dims(node.output[0])
+    mask = weight_mask(flow, position)
+    if mask is None or dims is None or len(dims) < 2 or mask.shape[0] != dims[1]:
+        return None
+    if node.op_type != "Conv" and len(dims) != 2:
+        return None  # a matrix product over tokens: its second axis is not channels
+    cuts = input_cuts(mask, bounds)
+    return None if cuts is None else {node.input[0]: cuts}
 
 
 def _concat(flow: DataFlow, position: int, bounds: set[int]) -> dict[str, set[int]] | None:

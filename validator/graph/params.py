@@ -19,6 +19,7 @@ import onnx
 
 from validator.graph.index import GraphIndex
 from validator.graph.shapes import ShapeMap
+from validator.model import iter_graphs
 from validator.tensors import FLOAT_TYPES
 
 # Input positions that hold settings or statistics, not weights.
@@ -30,6 +31,35 @@ NOT_WEIGHTS: Mapping[str, frozenset[int]] = MappingProxyType(
         "Pad": frozenset({1, 2, 3}),
         "Clip": frozenset({1, 2}),
         "Dropout": frozenset({1, 2}),
+    }
+)
+
+
+# Input positions of quantised ops that hold (integer) weight values: counted whatever the
+# element type; their scales and zero points are quantisation settings, not parameters.
+QUANTISED_WEIGHTS: Mapping[str, frozenset[int]] = MappingProxyType(
+    {
+        "DequantizeLinear": frozenset({0}),
+        "ConvInteger": frozenset({0, 1}),
+        "MatMulInteger": frozenset({0, 1}),
+        "QLinearConv": frozenset({0, 3, 8}),
+        "QLinearMatMul": frozenset({0, 3}),
+        "QGemm": frozenset({0, 3, 6}),
+        "DynamicQuantizeMatMul": frozenset({0, 1, 4}),
+        "MatMulIntegerToFloat": frozenset({0, 1, 6}),
+    }
+)
+_QUANTISATION_SETTINGS: Mapping[str, frozenset[int]] = MappingProxyType(
+    {
+        "DequantizeLinear": frozenset({1, 2}),
+        "QuantizeLinear": frozenset({1, 2}),
+        "ConvInteger": frozenset({2, 3}),
+        "MatMulInteger": frozenset({2, 3}),
+        "QLinearConv": frozenset({1, 2, 4, 5, 6, 7}),
+        "QLinearMatMul": frozenset({1, 2, 4, 5, 6, 7}),
+        "QGemm": frozenset({1, 2, 4, 5, 7, 8}),
+        "DynamicQuantizeMatMul": frozenset({2, 3}),
+        "MatMulIntegerToFloat": frozenset({2, 3, 4, 5}),
     }
 )
 
@@ -53,7 +83,30 @@ def count_params(index: GraphIndex, shapes: ShapeMap) -> ParamCount:
             if elements is not None and elements > 1:
                 counted[source] = elements
                 types[source] = _elem_type(source, index, shapes)
+    for name in _quantised_weights(index):
+        elements = _elements(name, index, shapes)
+        if elements is not None and elements > 1:
+            counted[name] = elements
+            types[name] = _elem_type(name, index, shapes)
     return ParamCount(sum(counted.values()), MappingProxyType(counted), MappingProxyType(types))
+
+
+def _quantised_weights(index: GraphIndex) -> list[str]:
+    """Integer constants stored as the weights of quantised ops (int8 weights of a dynamically
+    quantised model, the input of a DequantizeLinear): parameters in any element type."""
+    found: list[str] = []
+    for position in index.order:
+        node = index.nodes[position]
+        positions = QUANTISED_WEIGHTS.get(node.op_type, frozenset())
+        for i, name in enumerate(node.input):
+            if i in positions and name in index.constant and not _is_float(name, index):
+                found.append(name)
+    return list(dict.fromkeys(found))
+
+
+def _is_float(name: str, index: GraphIndex) -> bool:
+    tensor = index.initializers.get(name)
+    return tensor is not None and tensor.data_type in FLOAT_TYPES
 
 
 def _frontier(index: GraphIndex) -> list[str]:
@@ -63,31 +116,59 @@ def _frontier(index: GraphIndex) -> list[str]:
         node = index.nodes[position]
         if all(n in index.constant for n in node.output if n) and node.output:
             continue  # a constant node: not where a weight is used
-        skip = NOT_WEIGHTS.get(node.op_type, frozenset())
+        skip = NOT_WEIGHTS.get(node.op_type, _QUANTISATION_SETTINGS.get(node.op_type, frozenset()))
         for i, name in enumerate(node.input):
             if name and name in index.constant and i not in skip and name not in seen:
+                seen.add(name)
+                out.append(name)
+        for name in _subgraph_weights(node, index):
+            if name not in seen:
                 seen.add(name)
                 out.append(name)
     return out
 
 
+def _subgraph_weights(node: onnx.NodeProto, index: GraphIndex) -> list[str]:
+    """Constants a Loop/If/Scan body feeds its nodes: the enclosing graph's, read from the
+    body by name, and the body's own initializers (a body's weights are parameters too)."""
+    found: list[str] = []
+    for attr in node.attribute:
+        if attr.type != onnx.AttributeProto.GRAPH:
+            continue
+        for graph, _ in iter_graphs(attr.g):
+            local = {t.name for t in graph.initializer}
+            for inner in graph.node:
+                skip = NOT_WEIGHTS.get(inner.op_type, frozenset())
+                found += [
+                    n
+                    for i, n in enumerate(inner.input)
+                    if n and i not in skip and (n in index.constant or n in local)
+                ]
+    return found
+
+
 def _float_sources(index: GraphIndex, name: str, shapes: ShapeMap) -> list[str]:
-    """Stored float tensors ``name`` is computed from, or [name] when there are none."""
+    """Stored float tensors ``name`` is computed from (and the integer weights of the
+    DequantizeLinear nodes on the way, not their scales), or [name] when there are none."""
     if _elem_type(name, index, shapes) not in FLOAT_TYPES:
         return []
     stored: list[str] = []
-    stack, seen = [name], {name}
+    stack, seen, quantised = [name], {name}, set()
     while stack:
         current = stack.pop()
         position = index.producer.get(current)
         if position is None or index.nodes[position].op_type == "Constant":
-            if _elem_type(current, index, shapes) in FLOAT_TYPES:
+            if current in quantised or _elem_type(current, index, shapes) in FLOAT_TYPES:
                 stored.append(current)
             continue
-        for parent in index.nodes[position].input:
-            if parent and parent not in seen:
+        op = index.ops[position]
+        settings = _QUANTISATION_SETTINGS.get(op, frozenset())
+        for i, parent in enumerate(index.nodes[position].input):
+            if parent and parent not in seen and i not in settings:
                 seen.add(parent)
                 stack.append(parent)
+                if i in QUANTISED_WEIGHTS.get(op, frozenset()):
+                    quantised.add(parent)
     return [s for s in stored if (_elements(s, index, shapes) or 0) > 1] or [name]
 
 

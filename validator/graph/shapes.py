@@ -8,7 +8,7 @@ exporters emit for a dynamic batch.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import onnx
@@ -43,6 +43,8 @@ class TensorShape:
 
 
 ShapeMap = dict[str, TensorShape]
+# Measures shapes at run time: (graph input shapes, tensors wanted) -> the shapes it found.
+ShapeProbe = Callable[[Mapping[str, TensorShape], Sequence[str]], ShapeMap]
 
 
 def make_skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -68,11 +70,19 @@ def make_skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
 
 
 def infer_shapes(
-    model: onnx.ModelProto, batch: int, size: int, *, skeleton: onnx.ModelProto | None = None
+    model: onnx.ModelProto,
+    batch: int,
+    size: int,
+    *,
+    skeleton: onnx.ModelProto | None = None,
+    probe: ShapeProbe | None = None,
+    notes: list[str] | None = None,
 ) -> ShapeMap:
     """Shapes of every tensor in ``model`` (and its subgraphs) with symbolic input dims bound:
     the first to ``batch``, the others of a 4-D image input to 3 / ``size`` by position.
-    Pass ``skeleton`` (from make_skeleton) to infer several batch sizes without rebuilding it."""
+    Pass ``skeleton`` (from make_skeleton) to infer several batch sizes without rebuilding it.
+    When static inference leaves gaps in the main graph, ``probe`` (if given) measures the
+    missing shapes at run time and says so in ``notes``."""
     from validator.graph.folding import complete_shapes  # folding builds on this module
 
     bound = onnx.ModelProto()
@@ -82,7 +92,45 @@ def infer_shapes(
     shapes = dict(_collect(inferred))
     if not _all_known(inferred.graph, shapes):
         shapes = complete_shapes(inferred.graph, shapes, list(bound.opset_import))
+        missing = _unknown(inferred.graph, shapes)
+        if probe is not None and missing:
+            _fill_from_probe(bound.graph, shapes, missing, probe, notes)
     return shapes
+
+
+def _unknown(graph: onnx.GraphProto, shapes: ShapeMap) -> list[str]:
+    """Main-graph tensors (node outputs) whose shape is still not known."""
+    return [
+        name
+        for node in graph.node
+        for name in node.output
+        if name and not (name in shapes and shapes[name].known)
+    ]
+
+
+def _fill_from_probe(
+    graph: onnx.GraphProto,
+    shapes: ShapeMap,
+    missing: list[str],
+    probe: ShapeProbe,
+    notes: list[str] | None,
+) -> None:
+    initializers = {t.name for t in graph.initializer}
+    inputs = {
+        v.name: value_shape(v.type) or TensorShape(0, None)
+        for v in graph.input
+        if v.name not in initializers
+    }
+    measured = probe(inputs, missing)
+    for name, shape in measured.items():
+        static = shapes.get(name)
+        elem_type = static.elem_type if static is not None and static.elem_type else shape.elem_type
+        shapes[name] = TensorShape(elem_type, shape.dims)
+    if measured and notes is not None:
+        notes.append(
+            f"static shape inference left {len(missing)} tensors unsized; {len(measured)} were "
+            "measured by one onnxruntime run on zeros"
+        )
 
 
 def _infer(skeleton: onnx.ModelProto) -> onnx.ModelProto:
@@ -96,6 +144,8 @@ def _infer(skeleton: onnx.ModelProto) -> onnx.ModelProto:
 
 def _all_known(graph: onnx.GraphProto, shapes: ShapeMap) -> bool:
     for node in graph.node:
+        if node.op_type == "Loop":
+            return False  # ONNX inference never sizes loop-carried values inside the body
         for name in node.output:
             shape = shapes.get(name)
             if name and (shape is None or not shape.known):
