@@ -254,17 +254,18 @@ def test_ini_thresholds_work_and_the_command_line_wins(colour_setup: pytest.Pyte
     assert outcomes(overridden) == {"colour.onnx::score-attacked": "PASSED"}
 
 
-def count_loads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """Record every model parse (inner sessions run in this process)."""
-    seen: list[Path] = []
+def count_loads(monkeypatch: pytest.MonkeyPatch, log: Path) -> Callable[[], list[str]]:
+    """Record every model parse. Parses happen in the forked child processes of the sandbox,
+    which inherit this patch, so each appends a line to ``log``; the result reads it back."""
     real: Callable[..., Any] = loading.load_model
 
     def counting(path: Path, *args: Any, **kwargs: Any) -> Any:
-        seen.append(path)
+        with log.open("a", encoding="utf-8") as out:
+            out.write(f"{path}\n")
         return real(path, *args, **kwargs)
 
     monkeypatch.setattr(loading, "load_model", counting)
-    return seen
+    return lambda: log.read_text(encoding="utf-8").splitlines() if log.exists() else []
 
 
 def test_the_model_is_parsed_once_per_session(
@@ -282,10 +283,10 @@ def test_the_model_is_parsed_once_per_session(
             assert robust_validate(robust_model_path, data="data").score["final"] == 0.6
         """
     )
-    loads = count_loads(monkeypatch)
+    loads = count_loads(monkeypatch, colour_setup.path / "loads.log")
     result = run(colour_setup, "--robust-min-final", "0.5")
     result.assert_outcomes(passed=len(ALL) + 1 + 2)
-    assert len(loads) == 1
+    assert len(loads()) == 1
 
 
 @pytest.mark.parametrize(
