@@ -26,7 +26,7 @@ from validator.registry import unknown_name_message
 from validator.reporting import report_from_dict
 from validator.sandbox import Limits, Outcome, Sender, run_isolated
 from validator.sandbox.progress import RemoteProgress, forward_progress
-from validator.vocab import CheckId, Phase
+from validator.vocab import Breach, CheckId, Phase
 
 __all__ = ["Progress", "ScoreOptions", "ordered_checks", "resolve_profile", "validate"]
 
@@ -61,7 +61,7 @@ def validate(
     target = score_target(options, prof) if options is not None else None
     job = Job(Path(model_path), prof, wanted, limits, options, target)
     report = Report(model=_model_info(job.path), profile=prof.to_dict())
-    report.isolation = {"threads": limits.threads, "breaches": []}
+    report.isolation = {"threads": limits.threads, "breaches": [], "peak_rss_bytes": 0}
     _evaluate(job, report, progress)
     return report
 
@@ -74,13 +74,23 @@ def _evaluate(job: Job, report: Report, progress: Progress | None) -> None:
         watcher = _Watcher(report, progress)
         body = _child_body(job, report, start, unavailable)
         outcome = run_isolated(body, job.limits, Phase.ANALYSIS, watcher.handle)
+        peak = max(report.isolation["peak_rss_bytes"], outcome.peak_rss_bytes)
+        report.isolation["peak_rss_bytes"] = peak
         if outcome.ok:
             return
         report.isolation["breaches"].append(
-            {"phase": outcome.phase.value, "breach": outcome.breach, "reason": outcome.reason}
+            {
+                "phase": outcome.phase.value,
+                "breach": _value(outcome.breach),
+                "reason": outcome.reason,
+            }
         )
         restarts += 1
         start = _after_breach(job, report, watcher, outcome, unavailable, restarts)
+
+
+def _value(breach: Breach | None) -> str | None:
+    return None if breach is None else breach.value
 
 
 def _child_body(job: Job, report: Report, start: Phase, unavailable: dict[str, str]) -> Any:

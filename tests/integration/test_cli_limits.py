@@ -115,3 +115,22 @@ def test_more_threads_than_cores_is_a_usage_error(tmp_path: Path, threads: str) 
     assert done.returncode == 2
     assert "cores available" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_parent_stays_small_while_a_child_breaks_its_limit(tmp_path: Path) -> None:
+    path = save_model(tile_bomb(), tmp_path / "bomb.onnx")
+    (tmp_path / "tight.toml").write_text(TIGHT)
+    script = (
+        "import resource, sys\n"
+        "from validator import validate\n"
+        "report = validate(sys.argv[1], sys.argv[2])\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)\n"
+        "print(report.isolation['breaches'][0]['breach'])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(path), str(tmp_path / "tight.toml")],
+        capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    parent_peak, breach = done.stdout.split()
+    assert breach == "memory"
+    assert int(parent_peak) < 1_000_000_000  # the bound; the child went past 2.9 GB

@@ -33,6 +33,7 @@ class Ending:
 
     code: int | None
     signal: int | None
+    peak_rss_bytes: int = 0  # the child's largest resident set (its own children included)
 
     @property
     def describe(self) -> str:
@@ -70,14 +71,17 @@ class Child:
         """Reap the child (once) and say how it ended; a child that closed its channel but
         is still running after ``grace`` seconds is killed."""
         if self._ending is None:
-            status = _wait_for(self.pid, grace)
-            if status is None:
+            waited = _wait_for(self.pid, grace)
+            if waited is None:
                 self.kill()
-                _, status = os.waitpid(self.pid, 0)
-            if os.WIFSIGNALED(status):
-                self._ending = Ending(None, os.WTERMSIG(status))
+                _, status, usage = os.wait4(self.pid, 0)
             else:
-                self._ending = Ending(os.WEXITSTATUS(status), None)
+                status, usage = waited
+            peak = int(usage.ru_maxrss) * 1024  # Linux reports kilobytes
+            if os.WIFSIGNALED(status):
+                self._ending = Ending(None, os.WTERMSIG(status), peak)
+            else:
+                self._ending = Ending(os.WEXITSTATUS(status), None, peak)
             # Anything the child started and left behind goes with it (a group outlives its
             # leader only while members remain, so the id is still theirs).
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -86,13 +90,13 @@ class Child:
         return self._ending
 
 
-def _wait_for(pid: int, seconds: float) -> int | None:
-    """The wait status of ``pid`` once it exits within ``seconds``, else None."""
+def _wait_for(pid: int, seconds: float) -> tuple[int, resource.struct_rusage] | None:
+    """The wait status and resource usage of ``pid`` once it exits within ``seconds``."""
     deadline = time.monotonic() + seconds
     while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
+        done, status, usage = os.wait4(pid, os.WNOHANG)
         if done:
-            return status
+            return status, usage
         if time.monotonic() >= deadline:
             return None
         time.sleep(0.005)

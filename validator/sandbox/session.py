@@ -4,6 +4,7 @@ time, and turn however the child ended into an Outcome."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ class Outcome:
     phase: Phase
     breach: Breach | None = None
     reason: str = ""
+    peak_rss_bytes: int = 0  # the child's largest resident set, for the report
 
     @property
     def ok(self) -> bool:
@@ -53,10 +55,11 @@ def run_isolated(
     child = Child(body, limits.memory_bytes)
     watch = _Watch(limits, first)
     try:
-        return _pump(child, watch, on_message)
+        outcome = _pump(child, watch, on_message)
     finally:  # a KeyboardInterrupt or a handler's error must not leave the child running
         child.kill()
-        child.wait()
+        ending = child.wait()
+    return dataclasses.replace(outcome, peak_rss_bytes=ending.peak_rss_bytes)
 
 
 @dataclass
