@@ -23,9 +23,11 @@ from validator.evaluation import scoring_options
 from validator.findings import Report, Verdict
 from validator.pipeline import validate
 from validator.reference_cli import reference_command
-from validator.reporting import report_to_json
+from validator.reporting import report_to_dict, report_to_json
+from validator.reporting.html import render_html
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+GALLERY_PER_SET = 3  # clean vs attacked pairs per attacked set in the HTML report
 
 
 class _DefaultCommandGroup(click.Group):
@@ -109,6 +111,8 @@ def cli() -> None:
 @click.option("--score-anyway", is_flag=True,
               help="Score even when an error-severity check failed.")  # fmt: skip
 @click.option("--json", "json_path", metavar="PATH", help="Write the JSON report ('-' = stdout).")
+@click.option("--html", "html_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write a self-contained HTML report (charts, gallery).")  # fmt: skip
 @click.option("--checks", "select", metavar="IDS", help="Comma-separated check ids to run.")
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary line.")
@@ -125,6 +129,7 @@ def check_command(
     max_images: int | None,
     score_anyway: bool,
     json_path: str | None,
+    html_path: Path | None,
     select: str | None,
     strict: bool,
     quiet: bool,
@@ -133,12 +138,15 @@ def check_command(
     """Validate MODEL (an .onnx file): print the checks table, then score it."""
     chosen = [s.strip() for s in select.split(",") if s.strip()] if select else None
     score = scoring_options(
-        checks_only, data, skip_bad_images, predictions, attack, max_images, score_anyway
-    )
+        checks_only, data, skip_bad_images, predictions, attack, max_images, score_anyway,
+        GALLERY_PER_SET if html_path else 0,
+    )  # fmt: skip
     with progress_bars(enabled=not quiet, lines=attack is not None) as progress:
         report = validate(
             model, profile, select=chosen, threads=threads, score=score, progress=progress
         )
+    if html_path is not None:
+        _write_text(html_path, render_html(report_to_dict(report)))
     return _emit(report, json_path, quiet, strict)
 
 

@@ -32,6 +32,7 @@ from validator.findings import Report, Status
 from validator.inference import RuntimeFailure
 from validator.resources import ENV_VAR, missing_reason, reference_root, reference_set
 from validator.scoring import Score, SetScore, Tally, chance_bound, near_chance
+from validator.scoring_gallery import GallerySink, tee
 from validator.vocab import CheckId
 
 
@@ -47,6 +48,7 @@ class ScoreOptions:
     attack: str | None = None  # attack suite (name or TOML) run on the fly against this model
     max_images: int | None = None  # score (and attack) only the first N images of each set
     score_anyway: bool = False  # score even after an error-severity check failed
+    gallery: int = 0  # clean vs attacked pairs kept per attacked set (for the HTML report)
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ def scoring_options(
     attack: str | None = None,
     max_images: int | None = None,
     score_anyway: bool = False,
+    gallery: int = 0,
 ) -> ScoreOptions | bool:
     """The ``score`` argument of validate() for the command line's options (scoring is on
     unless ``checks_only``, which contradicts the scoring options)."""
@@ -90,7 +93,7 @@ def scoring_options(
         return False
     return ScoreOptions(
         data, skip_bad_images, predictions, attack=attack, max_images=max_images,
-        score_anyway=score_anyway,
+        score_anyway=score_anyway, gallery=gallery,
     )  # fmt: skip
 
 
@@ -166,17 +169,21 @@ def add_score(
             "batching changes this model's outputs"
         )
     settings = EngineSettings(batch, options.workers, options.skip_bad_images)
+    gallery = GallerySink(options.gallery) if options.gallery else None
     try:
         with _predictions_sink(options.predictions) as sink:
             runs = score_sets(
-                ctx.runner, target.dataset.sets, ctx.profile, settings, progress, sink
-            )
+                ctx.runner, target.dataset.sets, ctx.profile, settings, progress,
+                tee(sink, gallery),
+            )  # fmt: skip
     except RuntimeFailure as exc:
         report.notes.append(f"score skipped: {exc.reason}")
         return
     extra = _attack_sets(report, ctx, options, target.dataset, progress)
     score = _score(runs, ctx.profile, target, ctx.runner.fixed_batch or batch, extra)
     report.score = score.to_dict()
+    if gallery is not None:
+        report.score["gallery"] = gallery.pairs(target.dataset)
     report.notes.extend(_score_notes(score, runs, ctx.profile, target, options.max_images))
 
 

@@ -53,9 +53,7 @@ def forward_progress(message: dict[str, Any], progress: ProgressLike | None) -> 
         progress.start(str(message.get("set", ""))[:200], _count(message.get("total")), activity)
     elif event == "advance":
         fooled = message.get("fooled")
-        progress.advance(
-            _count(message.get("images")), None if fooled is None else _count(fooled)
-        )
+        progress.advance(_count(message.get("images")), None if fooled is None else _count(fooled))
     elif event == "finish":
         skipped = message.get("skipped")
         progress.finish(None if skipped is None else str(skipped)[:300])
