@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from validator.attack_job import attack_isolated
-from validator.console import make_console, render_report
+from validator.attack_job import AttackOutcome, attack_isolated
+from validator.console import make_console, print_error, progress_bars, render_report
 from validator.errors import ValidatorError
 
 
@@ -23,19 +23,35 @@ from validator.errors import ValidatorError
               help="standard, quick, or a PATH.toml listing attacks and budgets.")  # fmt: skip
 @click.option("--profile", default="final", show_default=True,
               help="final, preliminary, or a PATH.toml.")  # fmt: skip
+@click.option("--max-images", type=click.IntRange(min=1), metavar="N",
+              help="Attack only the first N clean images.")  # fmt: skip
+@click.option("--overwrite", is_flag=True,
+              help="Replace an earlier run under --out (refused otherwise).")  # fmt: skip
+@click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 @click.option("--threads", type=click.IntRange(min=1), help="onnxruntime intra-op threads.")
 def attack_command(
-    model: Path, data: Path, out: Path, suite: str, profile: str, threads: int | None
-) -> None:
+    model: Path, data: Path, out: Path, suite: str, profile: str, max_images: int | None,
+    overwrite: bool, quiet: bool, threads: int | None,
+) -> None:  # fmt: skip
     """Attack MODEL on the clean images of --data and write the attacked sets under --out."""
     try:
-        run = attack_isolated(model, data, out, suite, profile, threads=threads)
+        with progress_bars(enabled=not quiet, lines=True) as progress:
+            run = attack_isolated(
+                model, data, out, suite, profile, threads=threads, progress=progress,
+                max_images=max_images, overwrite=overwrite,
+            )  # fmt: skip
     except ValidatorError as exc:
-        click.echo(f"error: {exc}", err=True)
+        print_error(make_console(stderr=True), str(exc))
         sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
     if run.gated:
         render_report(run.report, make_console())
         sys.exit(1)
+    sys.exit(_summary(run, out))
+
+
+def _summary(run: AttackOutcome, out: Path) -> int:
     for s in run.sets:
         figure = (
             f"skipped: {s['skipped']}" if s["skipped"]
@@ -47,5 +63,9 @@ def attack_command(
         click.echo(f"{finding.id}: {finding.status.value}: {finding.message}")
     if run.breach:
         click.echo(f"error: {run.breach}", err=True)
-        sys.exit(1)
-    click.echo(f"wrote {out}")
+        return 1
+    skipped = sum(1 for s in run.sets if s["skipped"])
+    made = len(run.sets) - skipped
+    note = f" ({skipped} sets skipped, listed with the reason in manifest.json)" if skipped else ""
+    click.echo(f"wrote {made} attacked sets to {out}{note}")
+    return 0

@@ -22,9 +22,12 @@ from validator.errors import ValidatorError
 from validator.evaluation import scoring_options
 from validator.findings import Report, Verdict
 from validator.pipeline import validate
-from validator.reporting import report_to_json
+from validator.reference_cli import reference_command
+from validator.reporting import report_to_dict, report_to_json
+from validator.reporting.html import render_html
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+GALLERY_PER_SET = 3  # clean vs attacked pairs per attacked set in the HTML report
 
 
 class _DefaultCommandGroup(click.Group):
@@ -34,6 +37,19 @@ class _DefaultCommandGroup(click.Group):
         if not args or (args[0] not in self.commands and args[0] not in ("--help", "--version")):
             args = ["check", *args]
         return super().parse_args(ctx, args)
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The group's help, then the options of ``check`` (the default command), so that
+        ``robust-validate --help`` shows what ``robust-validate MODEL`` accepts."""
+        super().format_help(ctx, formatter)
+        check = self.commands.get("check")
+        if check is None:
+            return
+        sub = click.Context(check, info_name="check", parent=ctx)
+        options = [p for p in check.get_params(sub) if isinstance(p, click.Option)]
+        rows = [r for p in options if p.name != "help" and (r := p.get_help_record(sub))]
+        with formatter.section("Options of check (robust-validate MODEL [OPTIONS])"):
+            formatter.write_dl(rows)
 
 
 def _guarded(fn: Callable[..., int]) -> Callable[..., None]:
@@ -56,7 +72,13 @@ def _guarded(fn: Callable[..., int]) -> Callable[..., None]:
 @click.group(cls=_DefaultCommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="robust-validate")
 def cli() -> None:
-    """Check an ONNX classifier against the competition rules and estimate its score."""
+    """Check an ONNX classifier against the competition rules and estimate its score.
+
+    \b
+    robust-validate MODEL [OPTIONS]      check MODEL, then score it (same as `check`)
+    robust-validate attack MODEL ...     write attacked sets made against MODEL
+    robust-validate reference [NAME]     print where the bundled reference data is
+    """
     # Pillow warns about odd metadata in images it still decodes; printed from the decoding
     # threads, those lines would garble the progress bars (an undecodable image is an error).
     warnings.filterwarnings("ignore", category=UserWarning, module="PIL")
@@ -81,9 +103,16 @@ def cli() -> None:
 @click.option(
     "--attack",
     metavar="SUITE",
-    help="Also attack the clean set on the fly: standard, quick or a PATH.toml.",
+    help="Also attack the clean set on the fly: standard, quick or a PATH.toml "
+    "(--data may then be a bare clean set).",
 )
+@click.option("--max-images", type=click.IntRange(min=1), metavar="N",
+              help="Score (and attack) only the first N images of each set.")  # fmt: skip
+@click.option("--score-anyway", is_flag=True,
+              help="Score even when an error-severity check failed.")  # fmt: skip
 @click.option("--json", "json_path", metavar="PATH", help="Write the JSON report ('-' = stdout).")
+@click.option("--html", "html_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write a self-contained HTML report (charts, gallery).")  # fmt: skip
 @click.option("--checks", "select", metavar="IDS", help="Comma-separated check ids to run.")
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary line.")
@@ -97,7 +126,10 @@ def check_command(
     skip_bad_images: bool,
     predictions: Path | None,
     attack: str | None,
+    max_images: int | None,
+    score_anyway: bool,
     json_path: str | None,
+    html_path: Path | None,
     select: str | None,
     strict: bool,
     quiet: bool,
@@ -105,22 +137,28 @@ def check_command(
 ) -> int:
     """Validate MODEL (an .onnx file): print the checks table, then score it."""
     chosen = [s.strip() for s in select.split(",") if s.strip()] if select else None
-    score = scoring_options(checks_only, data, skip_bad_images, predictions, attack)
-    with progress_bars(enabled=not quiet) as progress:
+    score = scoring_options(
+        checks_only, data, skip_bad_images, predictions, attack, max_images, score_anyway,
+        GALLERY_PER_SET if html_path else 0,
+    )  # fmt: skip
+    with progress_bars(enabled=not quiet, lines=attack is not None) as progress:
         report = validate(
             model, profile, select=chosen, threads=threads, score=score, progress=progress
         )
+    if html_path is not None:
+        _write_text(html_path, render_html(report_to_dict(report)))
     return _emit(report, json_path, quiet, strict)
 
 
 cli.add_command(attack_command)
+cli.add_command(reference_command)
 
 
 def _emit(report: Report, json_path: str | None, quiet: bool, strict: bool) -> int:
     if json_path == "-":
         click.echo(report_to_json(report), nl=False)
     else:
-        render_report(report, make_console(), quiet=quiet)
+        render_report(report, make_console(), quiet=quiet, strict=strict)
         if json_path:
             _write_text(Path(json_path), report_to_json(report))
     if report.verdict is Verdict.FAIL:

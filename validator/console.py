@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -41,8 +42,11 @@ def make_console(stderr: bool = False, width: int | None = None) -> Console:
     return console
 
 
-def render_report(report: Report, console: Console, *, quiet: bool = False) -> None:
-    """Print the checks table (unless ``quiet``), the score table if any, and a summary line."""
+def render_report(
+    report: Report, console: Console, *, quiet: bool = False, strict: bool = False
+) -> None:
+    """Print the checks table (unless ``quiet``), the score table if any, and a summary line
+    (FAIL whenever the exit status is 1: a blocking check, or a warning under ``strict``)."""
     if quiet:
         for finding in report.findings:
             if finding.blocks or finding.is_warning:
@@ -54,15 +58,20 @@ def render_report(report: Report, console: Console, *, quiet: bool = False) -> N
             console.print(_score_table(report.score))
         for note in report.notes:
             console.print(Text(f"note: {note}", style="yellow"))
-    console.print(summary_line(report))
+    console.print(summary_line(report, strict=strict))
 
 
 def _checks_table(report: Report) -> Table:
     model = report.model.get("path", "?")
     title = Text(f"robust-validate: {model} (profile {report.profile.get('name')})")
     table = Table(title=title)
-    for column in ("check", "status", "measured", "limit", "message"):
-        table.add_column(column, overflow="fold", no_wrap=column in ("check", "status"))
+    # Narrow figure columns leave the message most of an 80-column terminal; long words (paths)
+    # fold only when they cannot fit a line of their own.
+    table.add_column("check", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("measured", justify="right", max_width=10)
+    table.add_column("limit", justify="right", max_width=9)
+    table.add_column("message", overflow="fold", ratio=1, min_width=20)
     for finding in report.findings:
         table.add_row(
             finding.id,
@@ -77,6 +86,8 @@ def _checks_table(report: Report) -> Table:
 def _figure(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, (list, tuple)):  # a shape: N x 3 x 224 x 224
+        return " x ".join(_figure(v) for v in value)
     if isinstance(value, float) and not value.is_integer():
         return f"{value:.3g}"
     if isinstance(value, (int, float)) and abs(value) >= 10_000:
@@ -121,16 +132,19 @@ def _final_caption(score: dict[str, Any]) -> str:
     )
 
 
-def summary_line(report: Report) -> Text:
-    """``PASS  12 checks: 11 pass, 1 warn`` style one-liner."""
+def summary_line(report: Report, *, strict: bool = False) -> Text:
+    """``PASS  12 checks: 11 pass, 1 warn`` style one-liner; FAIL whenever the run fails (a
+    blocking check, or any warning under ``strict``)."""
     counts: dict[str, int] = {}
     for finding in report.findings:
         counts[finding.status.value] = counts.get(finding.status.value, 0) + 1
     parts = ", ".join(f"{n} {status}" for status, n in counts.items())
     failed = [f.id for f in report.findings if f.blocks]
-    verdict = report.verdict
-    style = "bold green" if verdict is Verdict.PASS else "bold red"
-    text = Text(verdict.value.upper(), style=style)
+    strict_fail = strict and report.verdict is Verdict.PASS and bool(report.warnings)
+    failed_run = report.verdict is Verdict.FAIL or strict_fail
+    text = Text("FAIL" if failed_run else "PASS", style="bold red" if failed_run else "bold green")
+    if strict_fail:
+        text.append(" (--strict: warnings fail)", style="red")
     text.append(f"  {len(report.findings)} checks: {parts}")
     if failed:
         text.append(f"; failed: {', '.join(failed)}")
@@ -158,33 +172,56 @@ class _ImagesPerSecond(ProgressColumn):
         return Text(f"{speed:.1f} img/s" if speed else "", style="cyan")
 
 
+class _Fooled(ProgressColumn):
+    """``fooled 12/40 (30%)``: attack success so far (blank while scoring)."""
+
+    def render(self, task: Task) -> Text:
+        fooled = task.fields.get("fooled")
+        if fooled is None:
+            return Text("")
+        done = int(task.completed)
+        share = f" ({fooled / done:.0%})" if done else ""
+        return Text(f"fooled {fooled}/{done}{share}", style="magenta")
+
+
 class ProgressBars:
-    """A rich progress bar per scored set (implements validator.engine.Progress)."""
+    """A rich progress bar per scored or attacked set (implements validator.engine.Progress)."""
 
     def __init__(self, console: Console) -> None:
         self._progress = Progress(
-            TextColumn("scoring {task.description}"),
-            BarColumn(),
+            TextColumn("{task.fields[activity]} {task.description}"),
+            BarColumn(bar_width=24),
             MofNCompleteColumn(),
+            _Fooled(),
             _ImagesPerSecond(),
             TimeRemainingColumn(),
             console=console,
             transient=False,
         )
         self._task: TaskID | None = None
+        self._fooled: int | None = None
 
-    def start(self, set_name: str, total: int) -> None:
+    def start(self, set_name: str, total: int, activity: str = "scoring") -> None:
         """Add a bar for ``set_name``."""
         self._progress.start()
-        self._task = self._progress.add_task(set_name, total=total)
+        self._fooled = 0 if activity == "attacking" else None
+        self._task = self._progress.add_task(
+            set_name, total=total, activity=activity, fooled=self._fooled
+        )
 
-    def advance(self, images: int) -> None:
-        """Move the current bar."""
-        if self._task is not None:
-            self._progress.advance(self._task, images)
+    def advance(self, images: int, fooled: int | None = None) -> None:
+        """Move the current bar (and add to its attack-success count)."""
+        if self._task is None:
+            return
+        if fooled is not None and self._fooled is not None:
+            self._fooled += fooled
+            self._progress.update(self._task, fooled=self._fooled)
+        self._progress.advance(self._task, images)
 
-    def finish(self) -> None:
-        """Leave the finished bar on screen."""
+    def finish(self, skipped: str | None = None) -> None:
+        """Leave the finished bar on screen (relabelled when the set was skipped)."""
+        if self._task is not None and skipped is not None:
+            self._progress.update(self._task, activity="skipped", fooled=None)
         self._task = None
 
     def close(self) -> None:
@@ -192,12 +229,55 @@ class ProgressBars:
         self._progress.stop()
 
 
+class ProgressLines:
+    """Progress for logs and pipes: one plain line per finished set on stderr (what bars would
+    show at the end), so a long ``attack`` run in CI is never silent."""
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._set: tuple[str, int, str] | None = None
+        self._done, self._fooled, self._began = 0, 0, 0.0
+
+    def start(self, set_name: str, total: int, activity: str = "scoring") -> None:
+        """Remember the set and the time."""
+        self._set, self._done, self._fooled = (set_name, total, activity), 0, 0
+        self._began = time.monotonic()
+
+    def advance(self, images: int, fooled: int | None = None) -> None:
+        """Count."""
+        self._done += images
+        self._fooled += fooled or 0
+
+    def finish(self, skipped: str | None = None) -> None:
+        """Print ``attacking NAME: 10/10 images, fooled 3 (30%), 4.2 s``."""
+        if self._set is None:
+            return
+        name, total, activity = self._set
+        if skipped is not None:
+            self._console.print(Text(f"skipped {name}: {skipped}", style="dim"), soft_wrap=True)
+            self._set = None
+            return
+        line = f"{activity} {name}: {self._done}/{total} images"
+        if activity == "attacking":
+            share = f" ({self._fooled / self._done:.0%})" if self._done else ""
+            line += f", fooled {self._fooled}{share}"
+        line += f", {time.monotonic() - self._began:.1f} s"
+        self._console.print(Text(line, style="dim"), soft_wrap=True)
+        self._set = None
+
+
 @contextmanager
-def progress_bars(enabled: bool = True) -> Iterator[ProgressBars | None]:
-    """Progress bars on stderr when it is a terminal and ``enabled``; else None."""
+def progress_bars(
+    enabled: bool = True, lines: bool = False
+) -> Iterator[ProgressBars | ProgressLines | None]:
+    """Progress bars on stderr when it is a terminal and ``enabled``; otherwise, with ``lines``,
+    one line per finished set; else None."""
     console = make_console(stderr=True)
-    if not enabled or not console.is_terminal:
+    if not enabled:
         yield None
+        return
+    if not console.is_terminal:
+        yield ProgressLines(console) if lines else None
         return
     bars = ProgressBars(console)
     try:

@@ -35,28 +35,33 @@ MAX_DECODE_WORKERS = 4
 
 
 class Progress(Protocol):
-    """What a progress display receives while sets are scored."""
+    """What a progress display receives while sets are scored or attacked.
 
-    def start(self, set_name: str, total: int) -> None:
-        """A set of ``total`` images begins."""
+    Every argument is a plain value (str, int, None), so a child process can forward the calls
+    as messages."""
 
-    def advance(self, images: int) -> None:
-        """``images`` more images of the current set are done (scored or skipped)."""
+    def start(self, set_name: str, total: int, activity: str = "scoring") -> None:
+        """A set of ``total`` images begins; ``activity`` says what is done to it ("scoring",
+        "attacking")."""
 
-    def finish(self) -> None:
-        """The current set is done."""
+    def advance(self, images: int, fooled: int | None = None) -> None:
+        """``images`` more images of the current set are done (scored, skipped or attacked);
+        ``fooled`` of them were misclassified after an attack (None when scoring)."""
+
+    def finish(self, skipped: str | None = None) -> None:
+        """The current set is done (or, with ``skipped``, given up for that reason)."""
 
 
 class NoProgress:
     """A Progress that shows nothing."""
 
-    def start(self, set_name: str, total: int) -> None:
+    def start(self, set_name: str, total: int, activity: str = "scoring") -> None:
         """Ignore."""
 
-    def advance(self, images: int) -> None:
+    def advance(self, images: int, fooled: int | None = None) -> None:
         """Ignore."""
 
-    def finish(self) -> None:
+    def finish(self, skipped: str | None = None) -> None:
         """Ignore."""
 
 

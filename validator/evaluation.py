@@ -9,6 +9,7 @@ the profile's reference set is used, and the report says so.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from validator.checks.context import Context
 from validator.config import Profile
-from validator.data.datasets import Dataset, open_dataset
+from validator.data.datasets import CLEAN_DIR, Dataset, SetKind, list_set, open_dataset
 from validator.engine import (
     DEFAULT_BATCH,
     EngineSettings,
@@ -29,8 +30,9 @@ from validator.engine import (
 from validator.errors import DataError, UsageError
 from validator.findings import Report, Status
 from validator.inference import RuntimeFailure
-from validator.resources import reference_set
+from validator.resources import ENV_VAR, missing_reason, reference_root, reference_set
 from validator.scoring import Score, SetScore, Tally, chance_bound, near_chance
+from validator.scoring_gallery import GallerySink, tee
 from validator.vocab import CheckId
 
 
@@ -44,6 +46,9 @@ class ScoreOptions:
     batch_size: int = DEFAULT_BATCH
     workers: int | None = None  # decoding threads
     attack: str | None = None  # attack suite (name or TOML) run on the fly against this model
+    max_images: int | None = None  # score (and attack) only the first N images of each set
+    score_anyway: bool = False  # score even after an error-severity check failed
+    gallery: int = 0  # clean vs attacked pairs kept per attacked set (for the HTML report)
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,7 @@ class ScoreTarget:
 
 
 _GATES = (CheckId.INPUT, CheckId.RUNTIME, CheckId.OUTPUT)
+_GATE_IDS = {c.value for c in _GATES}  # reported by the gate loop with their own reason
 
 
 def scoring_options(
@@ -66,6 +72,9 @@ def scoring_options(
     skip_bad_images: bool = False,
     predictions: Path | None = None,
     attack: str | None = None,
+    max_images: int | None = None,
+    score_anyway: bool = False,
+    gallery: int = 0,
 ) -> ScoreOptions | bool:
     """The ``score`` argument of validate() for the command line's options (scoring is on
     unless ``checks_only``, which contradicts the scoring options)."""
@@ -75,12 +84,17 @@ def scoring_options(
             "--skip-bad-images": skip_bad_images,
             "--predictions": predictions,
             "--attack": attack,
+            "--max-images": max_images,
+            "--score-anyway": score_anyway,
         }
         given = [name for name, value in options.items() if value]
         if given:
             raise UsageError(f"--checks-only does not score, so {', '.join(given)} has no use")
         return False
-    return ScoreOptions(data, skip_bad_images, predictions, attack=attack)
+    return ScoreOptions(
+        data, skip_bad_images, predictions, attack=attack, max_images=max_images,
+        score_anyway=score_anyway, gallery=gallery,
+    )  # fmt: skip
 
 
 def score_target(options: ScoreOptions, profile: Profile) -> ScoreTarget:
@@ -94,14 +108,18 @@ def score_target(options: ScoreOptions, profile: Profile) -> ScoreTarget:
 
         load_suite(options.attack)  # an unknown suite is a usage error before any work
     if options.data is not None:
-        dataset = open_dataset(options.data, profile.num_classes, skip_bad_images=skip)
-        return ScoreTarget(str(options.data), dataset, reference=False)
+        dataset = _open_data(options.data, profile, skip, bare_ok=options.attack is not None)
+        return ScoreTarget(str(options.data), _capped(dataset, options), reference=False)
     name = f"reference_data/{profile.reference_data}"
     root = reference_set(profile.reference_data)
     if root is None:
-        missing = f"no reference data is installed for profile {profile.name}"
+        why = missing_reason() if reference_root() is None else f"{name} is missing"
+        missing = f"no reference data for profile {profile.name}: {why}"
         return ScoreTarget(
-            name, None, True, f"{missing} (set ROBUST_VALIDATE_DATA or pass --data DIR)"
+            name,
+            None,
+            True,
+            f"{missing} (set {ENV_VAR} to a reference_data folder or pass --data DIR)",
         )
     try:
         listed = open_dataset(root, profile.num_classes, skip_bad_images=skip)
@@ -109,7 +127,25 @@ def score_target(options: ScoreOptions, profile: Profile) -> ScoreTarget:
         return ScoreTarget(
             name, None, True, f"the reference set does not fit: {exc}; pass --data DIR"
         )
-    return ScoreTarget(name, listed, reference=True)
+    return ScoreTarget(name, _capped(listed, options), reference=True)
+
+
+def _open_data(data: Path, profile: Profile, skip: bool, bare_ok: bool) -> Dataset:
+    """The dataset at ``data``; with ``bare_ok`` (an on-the-fly attack needs only clean images)
+    a folder that is itself one set is taken as the clean set, as ``attack --data`` does."""
+    if bare_ok and data.is_dir() and not (data / CLEAN_DIR).is_dir():
+        clean = list_set(data, CLEAN_DIR, SetKind.CLEAN, profile.num_classes, skip)
+        return Dataset(data, (clean,))
+    return open_dataset(data, profile.num_classes, skip_bad_images=skip)
+
+
+def _capped(dataset: Dataset, options: ScoreOptions) -> Dataset:
+    """Only the first ``--max-images`` images of each set (in the set's fixed order)."""
+    cap = options.max_images
+    if cap is None:
+        return dataset
+    sets = tuple(dataclasses.replace(s, samples=s.samples[:cap]) for s in dataset.sets)
+    return dataclasses.replace(dataset, sets=sets)
 
 
 def add_score(
@@ -120,7 +156,7 @@ def add_score(
     progress: Progress | None,
 ) -> None:
     """Score the model on ``target`` into ``report.score`` (or explain in a note why not)."""
-    blocker = _score_blocker(report, ctx, target)
+    blocker = _score_blocker(report, ctx, target, options.score_anyway)
     if blocker is not None or ctx is None or target.dataset is None:
         report.notes.append(f"score skipped: {blocker}")
         return
@@ -133,25 +169,37 @@ def add_score(
             "batching changes this model's outputs"
         )
     settings = EngineSettings(batch, options.workers, options.skip_bad_images)
+    gallery = GallerySink(options.gallery) if options.gallery else None
     try:
         with _predictions_sink(options.predictions) as sink:
             runs = score_sets(
-                ctx.runner, target.dataset.sets, ctx.profile, settings, progress, sink
-            )
+                ctx.runner, target.dataset.sets, ctx.profile, settings, progress,
+                tee(sink, gallery),
+            )  # fmt: skip
     except RuntimeFailure as exc:
         report.notes.append(f"score skipped: {exc.reason}")
         return
     extra = _attack_sets(report, ctx, options, target.dataset, progress)
     score = _score(runs, ctx.profile, target, ctx.runner.fixed_batch or batch, extra)
     report.score = score.to_dict()
-    report.notes.extend(_score_notes(score, runs, ctx.profile, target))
+    if gallery is not None:
+        report.score["gallery"] = gallery.pairs(target.dataset)
+    report.notes.extend(_score_notes(score, runs, ctx.profile, target, options.max_images))
 
 
-def _score_blocker(report: Report, ctx: Context | None, target: ScoreTarget) -> str | None:
+def _score_blocker(
+    report: Report, ctx: Context | None, target: ScoreTarget, anyway: bool = False
+) -> str | None:
     if target.dataset is None:
         return target.problem or "no dataset"
     if ctx is None:
         return "the model did not load"
+    failed = [f.id for f in report.findings if f.blocks and f.id not in _GATE_IDS]
+    if failed and not anyway:
+        return (
+            f"the model fails {', '.join(failed)} (error severity), so it cannot be submitted "
+            "as is; pass --score-anyway to score it all the same"
+        )
     for check in _GATES:
         finding = report.get(check.value)
         if finding is None:
@@ -184,7 +232,7 @@ def _attack_sets(
 
     run = run_suite(
         ctx.model.path, dataset.sets[0], options.attack, ctx.profile,
-        threads=ctx.threads, progress=progress,
+        threads=ctx.threads, progress=progress, max_images=options.max_images,
     )  # fmt: skip
     for finding in run.findings:
         report.add(finding)
@@ -233,7 +281,11 @@ def _score(
 
 
 def _score_notes(
-    score: Score, runs: list[SetRun], profile: Profile, target: ScoreTarget
+    score: Score,
+    runs: list[SetRun],
+    profile: Profile,
+    target: ScoreTarget,
+    options_cap: int | None = None,
 ) -> list[str]:
     notes: list[str] = []
     if target.reference:
@@ -243,6 +295,11 @@ def _score_notes(
             "clean/ and attacked/<name>/ sets"
         )
     notes.extend(_chance_note(score, profile, target))
+    if options_cap is not None:
+        notes.append(
+            f"--max-images {options_cap}: only the first {options_cap} images of each set were "
+            "scored (a quick estimate, not the full score)"
+        )
     if not score.has_attacked:
         notes.append(
             f"no attacked set (no {target.name}/attacked/<name>/ folder): attacked "

@@ -25,6 +25,7 @@ from validator.checks.registry import CheckSpec
 from validator.config import Profile
 from validator.evaluation import ScoreOptions, ScoreTarget, add_score
 from validator.findings import Finding, Report, Status
+from validator.graph.breakdown import breakdown
 from validator.reporting import report_to_dict
 from validator.sandbox import Limits, PhaseClock, Sender
 from validator.vocab import CheckId, MacsConvention, Phase
@@ -165,6 +166,7 @@ def measurements(ctx: Context, report: Report) -> dict[str, Any]:
         "input": describe(index.inputs[0]) if len(index.inputs) == 1 else None,
         "output": describe(index.graph.output[0]) if len(index.graph.output) == 1 else None,
         "nodes": len(index.graph.node),
+        "breakdown": breakdown(analysis, ctx.profile.macs_convention),
         "ensemble": ensemble_measurement(ctx)
         if ensemble and ensemble.status is not Status.SKIP
         else None,

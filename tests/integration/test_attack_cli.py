@@ -3,6 +3,7 @@ to exit status 2 with a one-line message."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,62 @@ def test_bad_input_exits_2_with_one_line(
     result = CliRunner().invoke(attack_command, args)
     assert result.exit_code == 2
     assert message in result.output and "Traceback" not in result.output
+
+
+def _attack(inputs: tuple[Path, ...], out: Path, *extra: str, suite: Path | None = None):  # type: ignore[no-untyped-def]
+    model, data, profile, default_suite = inputs
+    args = [str(model), "--data", str(data), "--out", str(out), "--profile", str(profile),
+            "--suite", str(suite or default_suite), *extra]  # fmt: skip
+    return CliRunner().invoke(attack_command, args)
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_max_images_limits_and_progress_is_printed(
+    inputs: tuple[Path, ...], tmp_path: Path
+) -> None:
+    result = _attack(inputs, tmp_path / "out", "--max-images", "4")
+    assert result.exit_code == 0, result.output
+    assert len(list((tmp_path / "out/attacked/square-linf").glob("*.png"))) == 4
+    assert len(list((tmp_path / "out/clean").glob("*.png"))) == 4
+    # one line per set when stderr is not a terminal: images done and attack success
+    assert "attacking square-linf: 4/4 images, fooled" in result.stderr
+
+
+def test_existing_out_is_refused_and_overwrite_replaces_it_byte_for_byte(
+    inputs: tuple[Path, ...], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    assert _attack(inputs, out).exit_code == 0
+    first = _tree(out)
+    (out / "attacked/stale-set").mkdir()  # a set an older run left behind
+    refused = _attack(inputs, out)
+    assert refused.exit_code == 2 and "--overwrite" in refused.stderr
+    assert (out / "attacked/stale-set").is_dir()  # nothing touched when refused
+    again = _attack(inputs, out, "--overwrite")
+    assert again.exit_code == 0, again.output
+    assert not (out / "attacked/stale-set").exists()
+    assert _tree(out) == first
+
+
+def test_whitebox_without_torch_leaves_no_folder_and_is_listed(
+    inputs: tuple[Path, ...], tmp_path: Path
+) -> None:
+    try:
+        import torch  # noqa: F401
+
+        pytest.skip("torch is installed: white-box attacks run here")
+    except ImportError:
+        pass
+    suite = tmp_path / "wb.toml"
+    suite.write_text(SUITE + '[[attack]]\nkind = "pgd-linf"\nbudget = 2\n', encoding="utf-8")
+    out = tmp_path / "out"
+    result = _attack(inputs, out, suite=suite)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (out / "attacked").iterdir()) == ["contrast-s5", "square-linf"]
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    skipped = {s["name"]: s["skipped"] for s in manifest["sets"] if s["skipped"]}
+    assert list(skipped) == ["pgd-linf"] and "whitebox" in skipped["pgd-linf"]
+    assert "skipped pgd-linf" in result.stderr

@@ -280,7 +280,9 @@ def test_attack_on_the_fly_adds_self_attacked_sets(setup: tuple[Path, Path, Path
          "--json", "-"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
+    # the attack is labelled as such on stderr (never mixed into the JSON on stdout)
+    assert "attacking square-linf: 6/6 images, fooled" in result.stderr
     names = {s["name"] for s in report["score"]["sets"]}
     assert {"clean", "blur", "pgd", "self-square-linf"} <= names
     assert {c["id"] for c in report["checks"]} >= {"masking", "convertible"}

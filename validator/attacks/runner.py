@@ -10,12 +10,13 @@ white-box success) and returned as findings.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import onnx
@@ -38,8 +39,11 @@ from validator.attacks.tap import tapped_forward
 from validator.attacks.whitebox import Unavailable
 from validator.attacks.writer import (
     MANIFEST,
+    claim_output,
+    discard_folder,
     png_name,
     prepare_folder,
+    publish_folder,
     write_json,
     write_labels,
     write_png,
@@ -47,6 +51,7 @@ from validator.attacks.writer import (
 from validator.config import Profile, load_profile
 from validator.data.datasets import CLEAN_DIR, ImageSet, Sample, SetKind, list_set
 from validator.data.images import load_image
+from validator.engine import Progress
 from validator.errors import DataError, UsageError
 from validator.findings import Finding
 from validator.inference import Runner, RuntimeFailure
@@ -54,19 +59,6 @@ from validator.vocab import ChannelOrder
 
 CHUNK = 32  # images attacked together (memory: a few arrays of CHUNK x 3 x 224 x 224 float32)
 PROBE_IMAGES = 16
-
-
-class Progress(Protocol):
-    """What a progress display receives (validator.console.ProgressBars fits)."""
-
-    def start(self, set_name: str, total: int) -> None:
-        """A set of ``total`` images begins."""
-
-    def advance(self, images: int) -> None:
-        """``images`` more images are done."""
-
-    def finish(self) -> None:
-        """The set is done."""
 
 
 @dataclass(frozen=True)
@@ -133,14 +125,24 @@ def attack_dataset(
     *,
     threads: int | None = None,
     progress: Progress | None = None,
+    max_images: int | None = None,
+    overwrite: bool = False,
 ) -> SuiteRun:
     """Attack the clean set of ``data`` (a dataset root with ``clean/``, or a single set) and
     write ``out_root/clean/``, ``out_root/attacked/<set>/`` (PNGs, label.txt, manifest.json) and
-    ``out_root/manifest.json``. Returns the run; its ``manifest`` is the top-level manifest."""
+    ``out_root/manifest.json``. Returns the run; its ``manifest`` is the top-level manifest.
+
+    An ``out_root`` that already holds a run is refused (UsageError) before any work unless
+    ``overwrite``, which replaces that run whole. A set that cannot be made (a white-box attack
+    without torch) leaves no folder; the manifest lists it with the reason."""
     out = Path(out_root)
+    prof = profile if isinstance(profile, Profile) else load_profile(profile)
+    clean = clean_set(Path(data), prof.num_classes)
+    claim_output(out, overwrite, keep=clean.folder)
     run = run_suite(
-        model_path, data, suite, profile, out_root=out, threads=threads, progress=progress
-    )
+        model_path, clean, suite, prof, out_root=out, threads=threads, progress=progress,
+        max_images=max_images,
+    )  # fmt: skip
     write_json(out / MANIFEST, run.manifest)
     return run
 
@@ -155,10 +157,15 @@ def run_suite(
     threads: int | None = None,
     progress: Progress | None = None,
     forward: Callable[[np.ndarray], np.ndarray] | None = None,
+    max_images: int | None = None,
 ) -> SuiteRun:
     """Run ``suite`` on the clean images of ``data``; write sets only when ``out_root`` is given.
-    ``forward`` replaces the onnxruntime session (tests and wrappers)."""
+    ``forward`` replaces the onnxruntime session (tests and wrappers); ``max_images`` caps the
+    suite's own limit (the first N clean images)."""
     chosen = suite if isinstance(suite, Suite) else load_suite(suite)
+    if max_images is not None:
+        cap = min(max_images, chosen.max_images or max_images)
+        chosen = dataclasses.replace(chosen, max_images=cap)
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
     path = Path(model_path)
     clean = data if isinstance(data, ImageSet) else clean_set(Path(data), prof.num_classes)
@@ -267,19 +274,27 @@ class _Context:
         params = dict(attack.params)
         base = SetOutcome(attack.name, attack.family.value, params, entry.budget, len(chosen), 0, 0)
         if self.progress is not None:
-            self.progress.start(attack.name, len(chosen))
-        folder = self.out_root / "attacked" / attack.name if self.out_root is not None else None
+            self.progress.start(attack.name, len(chosen), "attacking")
+        final = self.out_root / "attacked" / attack.name if self.out_root is not None else None
+        # Written under a hidden name (scoring ignores hidden folders) and renamed when whole:
+        # a set that cannot be made, or an interrupted run, never leaves a set to be scored.
+        folder = final.with_name(f".{attack.name}.partial") if final is not None else None
         try:
             records = list(self._attack(entry, chosen, folder))
         except Unavailable as exc:
             self._note_unavailable(exc)
-            return _skipped(base, exc.reason)
-        finally:
+            if folder is not None:
+                discard_folder(folder)
             if self.progress is not None:
-                self.progress.finish()
-        if folder is not None:
+                self.progress.finish(exc.reason)
+            return _skipped(base, exc.reason)
+        if self.progress is not None:
+            self.progress.finish()
+        if folder is not None and final is not None:
             write_labels(folder, [r["image"] for r in records], [r["label"] for r in records])
             write_json(folder / MANIFEST, self._set_manifest(entry, records))
+            publish_folder(folder, final)
+            folder = final
         fooled = sum(1 for r in records if r["success"])
         queries = sum(int(r["queries"]) for r in records)
         return SetOutcome(
@@ -300,6 +315,7 @@ class _Context:
         """Attack chunk by chunk; images are written as they come (never all held at once)."""
         taken: set[str] = set()
         if folder is not None:
+            discard_folder(folder)  # a staging folder left by an interrupted run
             prepare_folder(folder)
         for start in range(0, len(chosen), CHUNK):
             batch = chosen[start : start + CHUNK]
@@ -313,7 +329,7 @@ class _Context:
                     write_png(folder / record["image"], levels)
                 yield record
             if self.progress is not None:
-                self.progress.advance(len(batch))
+                self.progress.advance(len(batch), int(np.count_nonzero(result.success)))
 
     def _set_manifest(self, entry: Entry, records: list[dict[str, Any]]) -> dict[str, Any]:
         fooled = sum(1 for r in records if r["success"])

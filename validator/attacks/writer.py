@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,10 @@ import numpy as np
 from PIL import Image
 
 from validator.data.datasets import LABEL_FILE
-from validator.errors import ValidatorError
+from validator.errors import UsageError, ValidatorError
 
 MANIFEST = "manifest.json"
+OUTPUTS = ("clean", "attacked", MANIFEST)  # what an attack run owns under --out
 PNG_SETTINGS: Mapping[str, Any] = {"compress_level": 6, "optimize": False}
 
 
@@ -86,3 +88,47 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Path):
         return value.as_posix()
     raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
+
+
+def claim_output(out: Path, overwrite: bool, keep: Path | None = None) -> None:
+    """Make ``out`` ready for a new run before any work: refuse one that already holds a run's
+    outputs unless ``overwrite``, which removes them whole (``clean/``, ``attacked/``,
+    ``manifest.json``; nothing else under ``out``), so no set from an older run survives.
+    ``keep`` (the input clean set when it lives at ``out/clean``) is never removed."""
+    present = [name for name in OUTPUTS if (out / name).exists() or (out / name).is_symlink()]
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file, not a folder")
+    if present and not overwrite:
+        listed = ", ".join(f"{n}/" if n != MANIFEST else n for n in present)
+        raise UsageError(
+            f"--out {out} already holds {listed} from an earlier run; pass --overwrite to "
+            "replace them, or choose an empty folder"
+        )
+    for name in present:
+        target = out / name
+        if keep is not None and target.resolve() == keep.resolve():
+            continue
+        _remove(target)
+
+
+def _remove(path: Path) -> None:
+    try:
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        else:
+            shutil.rmtree(path)
+    except OSError as exc:
+        raise ValidatorError(f"cannot remove {path}: {exc.strerror or exc}") from None
+
+
+def publish_folder(partial: Path, final: Path) -> None:
+    """Move a fully written set from its hidden staging folder to its final name."""
+    try:
+        os.replace(partial, final)
+    except OSError as exc:
+        raise ValidatorError(f"cannot move {partial} to {final}: {exc.strerror or exc}") from None
+
+
+def discard_folder(folder: Path) -> None:
+    """Remove a staging folder left by a set that could not be made."""
+    shutil.rmtree(folder, ignore_errors=True)

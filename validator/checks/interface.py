@@ -49,12 +49,14 @@ def check_input(ctx: Context) -> Finding:
     details = {"input": describe(value)}
     if problems:
         message = f"{shown}; expected {expected}: {'; '.join(problems)}"
-        return ctx.verdict(CheckId.INPUT, False, message, measured=str(dims), details=details)
+        return ctx.verdict(
+            CheckId.INPUT, False, message, measured=" x ".join(map(str, dims)), details=details
+        )
     return ctx.verdict(
         CheckId.INPUT,
         True,
         f"{shown} (channel order {ctx.profile.channel_order.value.upper()})",
-        measured=str(dims),
+        measured=" x ".join(map(str, dims)),
         details=details,
     )
 

@@ -37,6 +37,7 @@ class MacTally:
         default_factory=lambda: {c: [] for c in CONVENTIONS}
     )
     notes: list[str] = field(default_factory=list)
+    by_node: dict[int, Counts] = field(default_factory=dict)  # top-level graph positions
 
     def add(self, op: str, counts: Counts, times: int = 1, nodes: int = 1) -> None:
         """Add ``counts`` of ``nodes`` nodes of type ``op``, executed ``times`` times."""
@@ -160,6 +161,7 @@ def _tally_graph(
             tally.uncounted.append(f"{index.node_name(position)} ({op})")
             continue
         tally.add(op, counts)
+        tally.by_node[position] = counts
         if any(counts.values()):
             tally.note_node(f"{index.node_name(position)} ({op})", counts)
     return tally

@@ -9,16 +9,16 @@ from validator.sandbox.channel import Sender
 
 
 class ProgressLike(Protocol):
-    """start/advance/finish, as validator.engine.Progress."""
+    """start/advance/finish, as validator.engine.Progress (plain values only)."""
 
-    def start(self, set_name: str, total: int) -> None:
-        """A set of ``total`` items begins."""
+    def start(self, set_name: str, total: int, activity: str = "scoring") -> None:
+        """A set of ``total`` items begins; ``activity`` is "scoring" or "attacking"."""
 
-    def advance(self, images: int) -> None:
-        """``images`` more items are done."""
+    def advance(self, images: int, fooled: int | None = None) -> None:
+        """``images`` more items are done, ``fooled`` of them fooled by an attack."""
 
-    def finish(self) -> None:
-        """The current set is done."""
+    def finish(self, skipped: str | None = None) -> None:
+        """The current set is done (or skipped, for that reason)."""
 
 
 class RemoteProgress:
@@ -27,17 +27,20 @@ class RemoteProgress:
     def __init__(self, sender: Sender) -> None:
         self._sender = sender
 
-    def start(self, set_name: str, total: int) -> None:
+    def start(self, set_name: str, total: int, activity: str = "scoring") -> None:
         """A set of ``total`` items begins."""
-        self._sender.send("progress", event="start", set=set_name, total=int(total))
+        self._sender.send(
+            "progress", event="start", set=set_name, total=int(total), activity=str(activity)
+        )
 
-    def advance(self, images: int) -> None:
+    def advance(self, images: int, fooled: int | None = None) -> None:
         """``images`` more items are done."""
-        self._sender.send("progress", event="advance", images=int(images))
+        fooled = None if fooled is None else int(fooled)
+        self._sender.send("progress", event="advance", images=int(images), fooled=fooled)
 
-    def finish(self) -> None:
+    def finish(self, skipped: str | None = None) -> None:
         """The current set is done."""
-        self._sender.send("progress", event="finish")
+        self._sender.send("progress", event="finish", skipped=skipped)
 
 
 def forward_progress(message: dict[str, Any], progress: ProgressLike | None) -> None:
@@ -46,11 +49,14 @@ def forward_progress(message: dict[str, Any], progress: ProgressLike | None) -> 
         return
     event = message.get("event")
     if event == "start":
-        progress.start(str(message.get("set", ""))[:200], _count(message.get("total")))
+        activity = "attacking" if message.get("activity") == "attacking" else "scoring"
+        progress.start(str(message.get("set", ""))[:200], _count(message.get("total")), activity)
     elif event == "advance":
-        progress.advance(_count(message.get("images")))
+        fooled = message.get("fooled")
+        progress.advance(_count(message.get("images")), None if fooled is None else _count(fooled))
     elif event == "finish":
-        progress.finish()
+        skipped = message.get("skipped")
+        progress.finish(None if skipped is None else str(skipped)[:300])
 
 
 def _count(value: Any) -> int:
