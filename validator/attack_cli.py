@@ -24,10 +24,19 @@ from validator.errors import ValidatorError
 @click.option("--profile", default="final", show_default=True,
               help="final, preliminary, or a PATH.toml.")  # fmt: skip
 @click.option("--threads", type=click.IntRange(min=1), help="onnxruntime intra-op threads.")
+@click.option("--for", "purpose", type=click.Choice(["classification", "detection"]),
+              default="classification", show_default=True,
+              help="detection: a Track 2 set (clean/, adversarial/<attack>/) with MODEL as the "
+              "surrogate.")  # fmt: skip
 def attack_command(
-    model: Path, data: Path, out: Path, suite: str, profile: str, threads: int | None
-) -> None:
+    model: Path, data: Path, out: Path, suite: str, profile: str, threads: int | None,
+    purpose: str,
+) -> None:  # fmt: skip
     """Attack MODEL on the clean images of --data and write the attacked sets under --out."""
+    if purpose == "detection":
+        from validator.detection_cli import attack_for_detection
+
+        return attack_for_detection(model, data, out, suite, profile, threads)
     try:
         run = attack_isolated(model, data, out, suite, profile, threads=threads)
     except ValidatorError as exc:
