@@ -23,8 +23,8 @@ def brute_f1(scores: list[float], labels: list[int]) -> tuple[float, float] | No
         return None
     best: tuple[float, float] | None = None
     for t in sorted(set(scores), reverse=True):
-        tp = sum(1 for s, y in zip(scores, labels) if s >= t and y == 1)
-        fp = sum(1 for s, y in zip(scores, labels) if s >= t and y == 0)
+        tp = sum(1 for s, y in zip(scores, labels, strict=True) if s >= t and y == 1)
+        fp = sum(1 for s, y in zip(scores, labels, strict=True) if s >= t and y == 0)
         fn = sum(labels) - tp
         f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
         if best is None or f1 > best[0]:
@@ -33,8 +33,8 @@ def brute_f1(scores: list[float], labels: list[int]) -> tuple[float, float] | No
 
 
 def brute_auroc(scores: list[float], labels: list[int]) -> float | None:
-    pos = [s for s, y in zip(scores, labels) if y == 1]
-    neg = [s for s, y in zip(scores, labels) if y == 0]
+    pos = [s for s, y in zip(scores, labels, strict=True) if y == 1]
+    neg = [s for s, y in zip(scores, labels, strict=True) if y == 0]
     if not pos or not neg:
         return None
     wins = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p in pos for n in neg)
@@ -46,7 +46,7 @@ def brute_ap(scores: list[float], labels: list[int]) -> float | None:
         return None
     total, previous = 0.0, 0.0
     for t in sorted(set(scores), reverse=True):
-        flagged = [y for s, y in zip(scores, labels) if s >= t]
+        flagged = [y for s, y in zip(scores, labels, strict=True) if s >= t]
         recall = sum(flagged) / sum(labels)
         total += (recall - previous) * sum(flagged) / len(flagged)
         previous = recall
@@ -122,9 +122,7 @@ def test_random_small_arrays_match_brute_force(seed: int) -> None:
         return
     assert point is not None
     assert point.f1 == pytest.approx(expected[0]) and point.threshold == expected[1]
-    assert auroc(np.array(scores), np.array(labels)) == pytest.approx(
-        brute_auroc(scores, labels)
-    )
+    assert auroc(np.array(scores), np.array(labels)) == pytest.approx(brute_auroc(scores, labels))
     assert average_precision(np.array(scores), np.array(labels)) == pytest.approx(
         brute_ap(scores, labels)
     )

@@ -11,8 +11,8 @@ From a folder of clean images (classes do not matter), against a surrogate class
 4. a seeded ``corrupt`` fraction of the images on both sides get one benign change (blur,
    brightness, grey, colour), recorded in each set's ``manifest.csv``.
 
-Clean images keep their bytes unless changed; changed and adversarial images are PNGs at the
-profile's input size.
+Clean images keep their bytes (or, when changed, their size, as PNG); adversarial images are PNGs
+at the profile's input size, as the attacks make them.
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ from validator.detection.data import _unlabelled_set as list_images
 from validator.errors import DataError, UsageError
 from validator.inference import Runner, RuntimeFailure
 from validator.scoring import predict
-from validator.vocab import ChannelOrder
 
 STAGING = ".staging"
 
@@ -90,7 +89,7 @@ def build_detection_set(
     run = run_suite(surrogate, source_set, chosen, prof, out_root=staging, threads=threads)
     held_out = {images[i].name for i in sources}
     kept = [s.path for s in images if s.name not in held_out]
-    clean = _write_clean(kept, folder, out / CLEAN_DIR, prof, corrupt, seed)
+    clean = _write_clean(kept, folder, out / CLEAN_DIR, corrupt, seed)
     adversarial = {
         o.name: _move_adversarial(o.folder, out / ADVERSARIAL_DIR / o.name, corrupt, seed)
         for o in run.attacked
@@ -131,14 +130,16 @@ def _surrogate_labels(
     return np.concatenate(found) if found else np.empty(0, np.int64)
 
 
-def _levels(path: Path, profile: Profile) -> np.ndarray:
-    tensor = load_image(path, profile.input_size, profile.resize, ChannelOrder.RGB)
-    return np.rint(tensor * 255.0)
+def _native_levels(path: Path) -> np.ndarray:
+    """3 x H x W RGB levels at the image's own size (a benign change keeps the resolution)."""
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"), np.float64).transpose(2, 0, 1)
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise DataError(f"{path}: cannot decode image ({exc})") from None
 
 
-def _write_clean(
-    paths: list[Path], source: Path, folder: Path, profile: Profile, corrupt: float, seed: int
-) -> int:
+def _write_clean(paths: list[Path], source: Path, folder: Path, corrupt: float, seed: int) -> int:
     prepare_folder(folder)
     names = [p.relative_to(source).as_posix() for p in paths]
     changes = benign.assign(names, corrupt, seed, CLEAN_DIR)
@@ -150,7 +151,7 @@ def _write_clean(
             shutil.copyfile(path, folder / target)
         else:
             target = png_name(name, taken)
-            levels = benign.apply(_levels(path, profile), change, image_seed(seed, change, name))
+            levels = benign.apply(_native_levels(path), change, image_seed(seed, change, name))
             write_png(folder / target, levels)
         rows.append((target, change or NO_CORRUPTION))
     _write_manifest(folder, rows)
@@ -166,8 +167,7 @@ def _move_adversarial(staged: Path, folder: Path, corrupt: float, seed: int) -> 
         if change is None:
             shutil.move(staged / name, folder / name)
         else:
-            with Image.open(staged / name) as image:
-                levels = np.asarray(image.convert("RGB"), np.float64).transpose(2, 0, 1)
+            levels = _native_levels(staged / name)
             write_png(folder / name, benign.apply(levels, change, image_seed(seed, change, name)))
         rows.append((name, change or NO_CORRUPTION))
     _write_manifest(folder, rows)
