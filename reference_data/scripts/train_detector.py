@@ -122,7 +122,7 @@ def train(images: np.ndarray, labels: np.ndarray, epochs: int, seed: int) -> tup
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss) * len(idx)
+            total += float(loss.detach()) * len(idx)
         losses.append(round(total / len(order), 4))
         print(f"epoch {len(losses)}: loss {losses[-1]}", flush=True)
     return model.eval(), losses
