@@ -7,8 +7,9 @@ PGD-L2 (eps 1-2), plus random +-8/255 square noise (a stand-in for Square-attack
 changes (blur, brightness, grey, colour) on 30 % of the images on both sides.
 
 Model (input N x 3 x 224 x 224 BGR in [0, 1], output N x 1 = probability that the image is
-adversarial): a fixed high-pass (x - 3x3 mean, x 8), Conv5x5/4 3->16, Conv3x3/2 16->32,
-Conv3x3/2 32->64 (ReLU after each), global average pool, Linear 64->1, Sigmoid.
+adversarial): a fixed high-pass (x - 3x3 mean) per channel, log of its mean absolute value per
+channel (fine-detail energy, which perturbations add), Linear 3->1, Sigmoid; the 4 weights are
+fitted by logistic regression (a small CNN trained end to end stayed at chance on 2 busy cores).
 Then the detector is scored on the reference set by the validator; everything lands in
 ``baseline_train.json``.
 
@@ -45,17 +46,17 @@ class Detector(torch.nn.Module):
         kernel = -torch.full((3, 1, 3, 3), 1 / 9)
         kernel[:, :, 1, 1] += 1
         self.high_pass = torch.nn.Conv2d(3, 3, 3, padding=1, groups=3, bias=False)
-        self.high_pass.weight.data = kernel * 8
+        self.high_pass.weight.data = kernel
         self.high_pass.weight.requires_grad_(False)
-        self.body = torch.nn.Sequential(
-            torch.nn.Conv2d(3, 16, 5, stride=4, padding=2), torch.nn.ReLU(),
-            torch.nn.Conv2d(16, 32, 3, stride=2, padding=1), torch.nn.ReLU(),
-            torch.nn.Conv2d(32, 64, 3, stride=2, padding=1), torch.nn.ReLU(),
-            torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(64, 1),
-        )
+        self.head = torch.nn.Linear(3, 1)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """log mean |high-pass| per channel: the energy of fine detail, which perturbations add."""
+        energy = self.high_pass(x).abs().mean(dim=(2, 3))
+        return torch.log(energy + 1e-4)
 
     def logit(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(self.high_pass(x))
+        return self.head(self.features(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.logit(x))
@@ -104,27 +105,23 @@ def training_data(seed: int, count: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def train(images: np.ndarray, labels: np.ndarray, epochs: int, seed: int) -> tuple[Detector, list[float]]:
+    """Logistic regression on the features (the high-pass is fixed): full-batch Adam."""
     torch.manual_seed(seed)
     model, loader = Detector(), PilBilinearLoader()
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=3e-3)
+    with torch.no_grad():
+        feats = torch.cat([model.features(loader(hwc_uint8_to_tensor(images[s:s + 64])))
+                           for s in range(0, len(images), 64)])
+    target = torch.from_numpy(labels)
+    opt = torch.optim.Adam(model.head.parameters(), lr=0.05)
     losses = []
-    gen = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        order = torch.randperm(len(images), generator=gen).numpy()
-        total = 0.0
-        for s in range(0, len(order), 64):
-            idx = order[s:s + 64]
-            with torch.no_grad():
-                x = loader(hwc_uint8_to_tensor(images[idx]))
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(
-                model.logit(x)[:, 0], torch.from_numpy(labels[idx]))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        losses.append(round(total / len(order), 4))
-        print(f"epoch {len(losses)}: loss {losses[-1]}", flush=True)
+    for step in range(epochs):
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(model.head(feats)[:, 0], target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if (step + 1) % 100 == 0:
+            losses.append(round(float(loss.detach()), 4))
+            print(f"step {step + 1}: loss {losses[-1]}", flush=True)
     return model.eval(), losses
 
 
@@ -152,8 +149,8 @@ def reference_score(path: Path) -> dict[str, object]:
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--count", type=int, default=600, help="clean (and adversarial) images")
-    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--count", type=int, default=150, help="clean (and adversarial) images")
+    p.add_argument("--epochs", type=int, default=1000, help="full-batch steps")
     args = p.parse_args(argv)
     setup_torch()
     start = time.time()
