@@ -34,12 +34,13 @@ def describe_finding(finding: Finding) -> str:
 
 
 def score_value(report: Report, kind: ScoreKind) -> float | None:
-    """``score.final`` or ``score.<kind>.accuracy`` of the report; None when not scored."""
+    """``score.final``, ``score.f1`` or ``score.<kind>.accuracy`` of the report; None when not
+    scored (or, for f1, when the profile is not a Track 2 one)."""
     score = report.score
     if not score:
         return None
-    if kind is ScoreKind.FINAL:
-        value = score.get("final")
+    if kind in (ScoreKind.FINAL, ScoreKind.F1):
+        value = score.get(kind.value)
     else:
         value = (score.get(kind.value) or {}).get("accuracy")
     return float(value) if value is not None else None

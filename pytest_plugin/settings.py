@@ -30,11 +30,13 @@ _NUMBER_INI: Literal["float", "string"] = "float" if _PYTEST >= (8, 4) else "str
 
 
 class ScoreKind(str, enum.Enum):
-    """The scores a threshold can be set on (REPORT.md: ``score.final``, ``score.<set>``)."""
+    """The scores a threshold can be set on (REPORT.md: ``score.final``, ``score.<set>``,
+    ``score.f1`` for Track 2)."""
 
     FINAL = "final"
     CLEAN = "clean"
     ATTACKED = "attacked"
+    F1 = "f1"  # Track 2 profiles: best-threshold F1 of the detector
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ _THRESHOLD_HELP = {
     ScoreKind.FINAL: "fail unless the final score (weighted clean and attacked) is at least X",
     ScoreKind.CLEAN: "fail unless accuracy on the clean set is at least X",
     ScoreKind.ATTACKED: "fail unless accuracy on the attacked sets is at least X",
+    ScoreKind.F1: "fail unless the detector's best-threshold F1 (Track 2 profiles) is at least X",
 }
 
 

@@ -29,11 +29,19 @@ from validator.errors import ValidatorError
               help="Replace an earlier run under --out (refused otherwise).")  # fmt: skip
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 @click.option("--threads", type=click.IntRange(min=1), help="onnxruntime intra-op threads.")
+@click.option("--for", "purpose", type=click.Choice(["classification", "detection"]),
+              default="classification", show_default=True,
+              help="detection: a Track 2 set (clean/, adversarial/<attack>/) with MODEL as the "
+              "surrogate.")  # fmt: skip
 def attack_command(
     model: Path, data: Path, out: Path, suite: str, profile: str, max_images: int | None,
-    overwrite: bool, quiet: bool, threads: int | None,
+    overwrite: bool, quiet: bool, threads: int | None, purpose: str,
 ) -> None:  # fmt: skip
     """Attack MODEL on the clean images of --data and write the attacked sets under --out."""
+    if purpose == "detection":
+        from validator.detection_cli import attack_for_detection
+
+        return attack_for_detection(model, data, out, suite, profile, threads)
     try:
         with progress_bars(enabled=not quiet, lines=True) as progress:
             run = attack_isolated(

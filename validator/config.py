@@ -1,7 +1,10 @@
 """Profiles: the rule set a model is judged against, as frozen dataclasses.
 
 ``final`` mirrors the competition's final round (100 classes); ``preliminary`` the 20-class phase.
-A TOML file can start from either and override any field, including each check's severity::
+``track2`` and ``track2-preliminary`` are Track 2's: a detector with one output per image
+(``task = "detection"``), scored by best-threshold F1, where ``positive = "high"`` (default) says
+a higher score means adversarial and ``positive = "low"`` the opposite.
+A TOML file can start from any of them and override any field, including each check's severity::
 
     base = "final"
     num_classes = 10
@@ -23,7 +26,14 @@ from typing import Any
 from validator.errors import UsageError
 from validator.findings import Severity
 from validator.registry import Registry, unknown_name_message
-from validator.vocab import ChannelOrder, CheckId, MacsConvention, ResizeMode
+from validator.vocab import (
+    ChannelOrder,
+    CheckId,
+    MacsConvention,
+    ResizeMode,
+    ScoreDirection,
+    Task,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -47,6 +57,7 @@ DEFAULT_SEVERITY: Mapping[CheckId, Severity] = MappingProxyType(
         CheckId.BATCH_CONSISTENCY: Severity.WARNING,
         CheckId.MASKING: Severity.WARNING,
         CheckId.CONVERTIBLE: Severity.WARNING,
+        CheckId.SCORE_SPREAD: Severity.WARNING,
     }
 )
 
@@ -78,6 +89,8 @@ class Profile:
     limit_attack_s: float = 14_400.0
     limit_memory_bytes: int = 8_000_000_000
     threads: int = 0
+    task: Task = Task.CLASSIFICATION  # detection: Track 2, N x 1 scores, best-threshold F1
+    positive: ScoreDirection = ScoreDirection.HIGH  # detection: which end means adversarial
     severity: Mapping[CheckId, Severity] = field(default_factory=lambda: dict(DEFAULT_SEVERITY))
 
     def __post_init__(self) -> None:
@@ -105,11 +118,20 @@ PROFILES.add("final", Profile(name="final", num_classes=100, reference_data="fin
 PROFILES.add(
     "preliminary", Profile(name="preliminary", num_classes=20, reference_data="preliminary")
 )
+for _name in ("track2", "track2-preliminary"):
+    # Track 2's rules are Track 1's, with one output per image; the preliminary round's Track 2
+    # differences were never published, so both profiles share the reference set.
+    PROFILES.add(
+        _name,
+        Profile(name=_name, num_classes=1, reference_data="track2", task=Task.DETECTION),
+    )
 
 _ENUM_FIELDS: Mapping[str, type] = {
     "channel_order": ChannelOrder,
     "macs_convention": MacsConvention,
     "resize": ResizeMode,
+    "task": Task,
+    "positive": ScoreDirection,
 }
 
 

@@ -96,6 +96,8 @@ def _figure(value: Any) -> str:
 
 
 def _score_table(score: dict[str, Any]) -> Table:
+    if score.get("task") == "detection":
+        return _detection_table(score)
     # Dataset paths and set names are the user's: Text keeps them from being read as markup.
     table = Table(title=Text(f"score on {score.get('dataset')}", style="italic"))
     for column in ("set", "kind", "images", "correct", "accuracy", "95% interval", "skipped"):
@@ -108,6 +110,45 @@ def _score_table(score: dict[str, Any]) -> Table:
         table.add_row("attacked (pooled)", "attacked", *_tally_cells(attacked), "", style="bold")
     table.caption = _final_caption(score)
     return table
+
+
+def _detection_table(score: dict[str, Any]) -> Table:
+    """Track 2: per set, the images flagged adversarial at the best-F1 threshold."""
+    table = Table(title=Text(f"detection score on {score.get('dataset')}", style="italic"))
+    for column in ("set / group", "kind", "images", "flagged", "rate"):
+        table.add_column(column, justify="left" if column in ("set / group", "kind") else "right")
+    for entry in score.get("sets", []):
+        rate = entry.get("detection_rate", entry.get("false_positive_rate"))
+        what = "detected" if "detection_rate" in entry else "false pos." if rate is not None else ""
+        table.add_row(
+            Text(entry["name"]),
+            entry["kind"],
+            str(entry["images"]),
+            str(entry["flagged"]),
+            f"{_accuracy(rate)} {what}".strip(),
+        )
+    for entry in score.get("corruptions", []):
+        table.add_row(
+            Text(f"clean, {entry['family']}"),
+            "corruption",
+            str(entry["images"]),
+            str(entry["flagged"]),
+            f"{_accuracy(entry['false_positive_rate'])} false pos.",
+        )
+    table.caption = _detection_caption(score)
+    return table
+
+
+def _detection_caption(score: dict[str, Any]) -> str:
+    if score.get("f1") is None:
+        return f"F1: n/a (no adversarial image); positive = {score.get('positive')}"
+    interval = score.get("f1_interval") or [float("nan")] * 2
+    return (
+        f"F1 {score['f1']:.4f} (95% interval {interval[0]:.3f}-{interval[1]:.3f}) at threshold "
+        f"{score['threshold']} ({score['rule']}, positive = {score['positive']}); precision "
+        f"{_accuracy(score['precision'])}, recall {_accuracy(score['recall'])}, AUROC "
+        f"{_accuracy(score['auroc'])}, AP {_accuracy(score['average_precision'])}"
+    )
 
 
 def _tally_cells(entry: dict[str, Any]) -> tuple[str, str, str, str]:

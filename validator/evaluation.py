@@ -18,6 +18,7 @@ from pathlib import Path
 from validator.checks.context import Context
 from validator.config import Profile
 from validator.data.datasets import CLEAN_DIR, Dataset, SetKind, list_set, open_dataset
+from validator.detection.data import DetectionData
 from validator.engine import (
     DEFAULT_BATCH,
     EngineSettings,
@@ -33,7 +34,7 @@ from validator.inference import RuntimeFailure
 from validator.resources import ENV_VAR, missing_reason, reference_root, reference_set
 from validator.scoring import Score, SetScore, Tally, chance_bound, near_chance
 from validator.scoring_gallery import GallerySink, tee
-from validator.vocab import CheckId
+from validator.vocab import CheckId, Task
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class ScoreTarget:
     dataset: Dataset | None
     reference: bool
     problem: str | None = None
+    detection: DetectionData | None = None  # a Track 2 data set (profiles whose task is detection)
 
 
 _GATES = (CheckId.INPUT, CheckId.RUNTIME, CheckId.OUTPUT)
@@ -102,6 +104,10 @@ def score_target(options: ScoreOptions, profile: Profile) -> ScoreTarget:
     predictions = options.predictions
     if predictions is not None and not predictions.parent.is_dir():
         raise UsageError(f"cannot write {predictions}: {predictions.parent} is not a folder")
+    if profile.task is Task.DETECTION:
+        from validator.detection.evaluation import detection_target
+
+        return detection_target(options, profile)
     skip = options.skip_bad_images
     if options.attack is not None:
         from validator.attacks import load_suite
@@ -157,6 +163,11 @@ def add_score(
 ) -> None:
     """Score the model on ``target`` into ``report.score`` (or explain in a note why not)."""
     blocker = _score_blocker(report, ctx, target, options.score_anyway)
+    if blocker is None and ctx is not None and target.detection is not None:
+        from validator.detection.evaluation import add_detection_score
+
+        add_detection_score(report, ctx, options, target, target.detection, progress)
+        return
     if blocker is not None or ctx is None or target.dataset is None:
         report.notes.append(f"score skipped: {blocker}")
         return
@@ -190,7 +201,7 @@ def add_score(
 def _score_blocker(
     report: Report, ctx: Context | None, target: ScoreTarget, anyway: bool = False
 ) -> str | None:
-    if target.dataset is None:
+    if target.dataset is None and target.detection is None:
         return target.problem or "no dataset"
     if ctx is None:
         return "the model did not load"

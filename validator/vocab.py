@@ -23,6 +23,7 @@ class CheckId(str, enum.Enum):
     BATCH_CONSISTENCY = "batch-consistency"
     MASKING = "masking"  # from attack runs: outputs or operators that hide gradients
     CONVERTIBLE = "convertible"  # from white-box runs: the ONNX-to-PyTorch conversion agrees
+    SCORE_SPREAD = "score-spread"  # Track 2: a detector's scores separate images at all
 
 
 class ChannelOrder(str, enum.Enum):
@@ -62,3 +63,17 @@ class Breach(str, enum.Enum):
     TIMEOUT = "timeout"  # the phase's wall-time limit passed; the child was killed
     MEMORY = "memory"  # the address-space limit was reached
     CRASH = "crash"  # the child died (a signal, or exited without a result)
+
+
+class Task(str, enum.Enum):
+    """What a profile's model does, and so how it is scored."""
+
+    CLASSIFICATION = "classification"  # Track 1: N x num_classes, 40/60 accuracy score
+    DETECTION = "detection"  # Track 2: N x 1 adversarial-example score, best-threshold F1
+
+
+class ScoreDirection(str, enum.Enum):
+    """Which end of a detector's score means "adversarial" (Track 2)."""
+
+    HIGH = "high"  # a higher score means adversarial (a "probability of attack")
+    LOW = "low"  # a lower score means adversarial (a "probability of clean")

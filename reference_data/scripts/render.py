@@ -95,6 +95,14 @@ POLYGONS: dict[str, Array] = {
          [-0.27, -0.4], [-0.95, -0.4]]
     ),
     "heart": _heart(),
+    # Open-set shapes of the Track 2 reference data (no Track 1 class uses them).
+    "pentagon": _regular(5, 1.0),
+    "hexagon": _regular(6, 1.0, 0.0),
+    "chevron": np.array([[-1.0, -0.7], [-0.35, -0.7], [0.6, 0.0], [-0.35, 0.7], [-1.0, 0.7],
+                         [-0.05, 0.0]]),
+    "bowtie": np.array([[-1.0, -0.8], [0.0, -0.15], [1.0, -0.8], [1.0, 0.8], [0.0, 0.15],
+                        [-1.0, 0.8]]),
+    "kite": np.array([[0.0, -1.05], [0.6, -0.3], [0.0, 1.05], [-0.6, -0.3]]),
 }
 
 
