@@ -34,6 +34,7 @@ class AttackOutcome:
     sets: list[dict[str, Any]] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     breach: str | None = None
+    detection: dict[str, Any] | None = None  # for --for detection: images written per set
 
     @property
     def gated(self) -> bool:
@@ -50,17 +51,20 @@ def attack_isolated(
     *,
     threads: int | None = None,
     progress: ProgressLike | None = None,
+    detection: bool = False,
     **options: Any,
 ) -> AttackOutcome:
     """Gate ``model`` like ``check`` does, then attack the clean images of ``data`` into
-    ``out`` in a child process; ``options`` go on to attack_dataset."""
+    ``out`` in a child process; ``options`` go on to attack_dataset. With ``detection`` the
+    child builds a Track 2 set instead, ``model`` being the surrogate classifier."""
     prof = resolve_profile(profile)
     limits = Limits.from_profile(prof, threads)
     report = validate(model, prof, select=[c.value for c in GATES], threads=limits.threads)
     outcome = AttackOutcome(report)
     if outcome.gated:
         return outcome
-    body = _body(model, data, out, suite, prof, limits.threads, options)
+    work = _detection_set if detection else _attacked_sets
+    body = _body(work, model, data, out, suite, prof, limits.threads, options)
     result = run_isolated(body, limits, Phase.ATTACK, _collector(outcome, progress))
     if not result.ok:
         outcome.breach = result.reason
@@ -68,22 +72,37 @@ def attack_isolated(
 
 
 def _body(
-    model: Path, data: Path, out: Path, suite: str, prof: Profile, threads: int,
-    options: dict[str, Any],
+    work: Callable[..., None], model: Path, data: Path, out: Path, suite: str, prof: Profile,
+    threads: int, options: dict[str, Any],
 ) -> Callable[[Sender], None]:  # fmt: skip
     def body(sender: Sender) -> None:
-        from validator.attacks import attack_dataset  # loaded only where attacks run
-
         sender.send("phase", name=Phase.ATTACK.value)
-        run = attack_dataset(
-            model, data, out, suite, prof, threads=threads,
-            progress=RemoteProgress(sender), **options,
-        )  # fmt: skip
-        sets = [s.to_dict() for s in run.sets]
-        sender.send("attack", sets=sets, findings=[finding_to_dict(f) for f in run.findings])
+        work(sender, model, data, out, suite, prof, threads=threads, **options)
         sender.send("done")
 
     return body
+
+
+def _attacked_sets(sender: Sender, model: Path, data: Path, out: Path, *args: Any,
+                   threads: int, **options: Any) -> None:  # fmt: skip
+    from validator.attacks import attack_dataset  # loaded only where attacks run
+
+    run = attack_dataset(
+        model, data, out, *args, threads=threads, progress=RemoteProgress(sender), **options
+    )
+    sets = [s.to_dict() for s in run.sets]
+    sender.send("attack", sets=sets, findings=[finding_to_dict(f) for f in run.findings])
+
+
+def _detection_set(sender: Sender, model: Path, data: Path, out: Path, *args: Any,
+                   threads: int, **options: Any) -> None:  # fmt: skip
+    from validator.detection.build import build_detection_set
+
+    built = build_detection_set(model, data, out, *args, threads=threads, **options)
+    sets = [s.to_dict() for s in built.run.sets]
+    findings = [finding_to_dict(f) for f in built.run.findings]
+    written = {"clean": built.clean, "adversarial": built.adversarial}
+    sender.send("attack", sets=sets, findings=findings, detection=written)
 
 
 def _collector(outcome: AttackOutcome, progress: ProgressLike | None) -> Callable[..., None]:
@@ -94,5 +113,6 @@ def _collector(outcome: AttackOutcome, progress: ProgressLike | None) -> Callabl
         elif kind == "attack":
             outcome.sets = list(message.get("sets") or [])
             outcome.findings = [finding_from_dict(f) for f in message.get("findings") or []]
+            outcome.detection = message.get("detection")
 
     return handle
