@@ -11,6 +11,7 @@ import click
 from validator.attack_job import attack_isolated
 from validator.console import make_console, render_report
 from validator.errors import ValidatorError
+from validator.files import check_output_folder
 
 
 @click.command("attack")
@@ -29,6 +30,7 @@ def attack_command(
 ) -> None:
     """Attack MODEL on the clean images of --data and write the attacked sets under --out."""
     try:
+        check_output_folder(out, "--out")
         run = attack_isolated(model, data, out, suite, profile, threads=threads)
     except ValidatorError as exc:
         click.echo(f"error: {exc}", err=True)

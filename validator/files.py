@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
@@ -65,9 +66,10 @@ def _kind(mode: int) -> str:
 
 
 def check_output(path: Path | str, what: str) -> None:
-    """Refuse, before any work, an output file the run could not write: a folder, a FIFO or
-    device, a file without write permission, or a missing or read-only parent folder. ``-``
-    (stdout) is always allowed."""
+    """Refuse, before any work, an output file the run could not write: a folder, a FIFO (which
+    blocks until someone reads it; ``-`` is stdout), a socket or block device, a file without
+    write permission, or a missing or read-only parent folder. Character devices such as
+    ``/dev/null`` are allowed; a write that then fails (``/dev/full``) is a one-line error."""
     if str(path) == STDOUT:
         return
     target = Path(path)
@@ -78,7 +80,9 @@ def check_output(path: Path | str, what: str) -> None:
     except OSError as exc:
         raise UsageError(f"cannot write {what} {target}: {exc.strerror or exc}") from None
     if info is not None:
-        if not stat.S_ISREG(info.st_mode):
+        if stat.S_ISFIFO(info.st_mode):
+            raise UsageError(f"cannot write {what} {target}: it is a FIFO (use '-' for stdout)")
+        if not (stat.S_ISREG(info.st_mode) or stat.S_ISCHR(info.st_mode)):
             raise UsageError(f"cannot write {what} {target}: it is {_kind(info.st_mode)}")
         if not os.access(target, os.W_OK):
             raise UsageError(f"cannot write {what} {target}: permission denied")
@@ -90,21 +94,44 @@ def check_output(path: Path | str, what: str) -> None:
         raise UsageError(f"cannot write {what} {target}: folder {parent} is not writable")
 
 
+def check_outputs(outputs: Mapping[str, Path | str | None]) -> None:
+    """``check_output`` for each ``option -> path`` given (None: not asked for)."""
+    for option, path in outputs.items():
+        if path is not None:
+            check_output(path, option)
+
+
 def check_output_folder(path: Path, what: str) -> None:
-    """Refuse an output folder that exists as something else, or that cannot be created or
-    written (its nearest existing ancestor must be a writable folder)."""
+    """Refuse an output folder that exists as something else, that cannot be created or
+    written (its nearest existing ancestor must be a writable folder), or that holds a symlink
+    leading outside it (a write through it would land elsewhere)."""
     target = Path(path)
     if target.exists() or target.is_symlink():
         if not target.is_dir():
             raise UsageError(f"cannot write {what} {target}: it exists and is not a folder")
         if not os.access(target, os.W_OK | os.X_OK):
             raise UsageError(f"cannot write {what} {target}: folder is not writable")
+        escape = first_escaping_link(target)
+        if escape is not None:
+            raise UsageError(
+                f"cannot write {what} {target}: {escape} is a symlink leading outside it"
+            )
         return
     ancestor = target.parent
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
     if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
         raise UsageError(f"cannot create {what} {target}: {ancestor} is not a writable folder")
+
+
+def first_escaping_link(folder: Path) -> Path | None:
+    """The first symlink under ``folder`` (not following links) that resolves outside it."""
+    for top, dirs, files in os.walk(folder):
+        for name in sorted(dirs + files):
+            entry = Path(top) / name
+            if entry.is_symlink() and not resolves_inside(entry, folder):
+                return entry
+    return None
 
 
 def write_failed(path: Path | str, exc: OSError) -> ValidatorError:
