@@ -114,7 +114,7 @@ def test_output_folder_may_be_new_or_existing_but_not_a_file(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize(
-    "name", ["../x.png", "a/../../x.png", "/etc/passwd", "..", "a\\..\\x", "C:x", "", "a\x00b"]
+    "name", ["../x.png", "a/../../x.png", "/etc/passwd", "..", "a\\..\\x", "", "a\x00b"]
 )
 def test_names_from_data_never_leave_their_folder(tmp_path: Path, name: str) -> None:
     with pytest.raises(DataError, match="is outside the folder"):
