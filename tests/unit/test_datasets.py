@@ -324,7 +324,7 @@ def test_symlinks_inside_the_data_folder_are_fine(tmp_path: Path) -> None:
 
 
 def test_arabic_indic_class_folders_are_names_not_numbers(tmp_path: Path) -> None:
-    _png(tmp_path / "set" / "١" / "a.png")
+    _png(tmp_path / "set" / "\u0661" / "a.png")
     _png(tmp_path / "set" / "0" / "b.png")
     listed = list_set(tmp_path / "set", "clean", SetKind.CLEAN, CLASSES)
     assert listed.labels is LabelSource.SORTED_FOLDERS

@@ -231,14 +231,14 @@ def _from_label_file(
         if name in first_line:
             raise DataError(f"{where}: {name} is listed twice (first on line {first_line[name]})")
         first_line[name] = lineno
-        path = os.path.join(base, name)  # strings, not Paths, until an image is kept
-        inside.check(path)
-        if not os.path.isfile(path):
-            problems.report(path, f"missing, but listed in {where}")
+        full = os.path.join(base, name)  # strings, not Paths, until an image is kept
+        inside.check(full)
+        if not os.path.isfile(full):
+            problems.report(full, f"missing, but listed in {where}")
         elif not 0 <= label < num_classes:
-            problems.report(path, f"{_range_reason(label, num_classes)} ({where})")
+            problems.report(full, f"{_range_reason(label, num_classes)} ({where})")
         else:
-            samples.append(Sample(Path(path), name, label))
+            samples.append(Sample(Path(full), name, label))
     for path in _image_files(folder):
         if path.name not in first_line:
             problems.report(path, f"image has no label in {LABEL_FILE}")
