@@ -208,7 +208,7 @@ def list_set(
     problems = _Problems(name, skip_bad_images)
     inside = _Inside(root if root is not None else folder)
     inside.check(folder / LABEL_FILE)
-    if (folder / LABEL_FILE).is_file():
+    if os.path.lexists(folder / LABEL_FILE):  # a FIFO or folder here is refused, not skipped
         samples = _from_label_file(folder, num_classes, problems, inside)
         source = LabelSource.LABEL_FILE
     else:
