@@ -11,6 +11,7 @@ import click
 from validator.attack_job import AttackOutcome, attack_isolated
 from validator.console import make_console, print_error, progress_bars, render_report
 from validator.errors import ValidatorError
+from validator.files import check_output_folder
 
 
 @click.command("attack")
@@ -43,6 +44,7 @@ def attack_command(
 
         return attack_for_detection(model, data, out, suite, profile, threads)
     try:
+        check_output_folder(out, "--out")
         with progress_bars(enabled=not quiet, lines=True) as progress:
             run = attack_isolated(
                 model, data, out, suite, profile, threads=threads, progress=progress,

@@ -6,6 +6,8 @@ unreadable data. No Python traceback reaches the user.
 
 from __future__ import annotations
 
+import io
+import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -18,8 +20,9 @@ import click
 from validator import __version__
 from validator.attack_cli import attack_command
 from validator.console import make_console, print_error, progress_bars, render_report
-from validator.errors import ValidatorError
+from validator.errors import UsageError, ValidatorError
 from validator.evaluation import scoring_options
+from validator.files import check_outputs, write_failed
 from validator.findings import Report, Verdict
 from validator.pipeline import validate
 from validator.reference_cli import reference_command
@@ -59,8 +62,15 @@ def _guarded(fn: Callable[..., int]) -> Callable[..., None]:
     def wrapper(*args: Any, **kwargs: Any) -> None:
         try:
             code = fn(*args, **kwargs)
+            sys.stdout.flush()  # a full disk behind stdout shows here, not at interpreter exit
         except ValidatorError as exc:
             print_error(make_console(stderr=True), str(exc))
+            code = EXIT_USAGE
+        except OSError as exc:  # stdout itself failed (disk full, closed pipe)
+            _silence_stdout()
+            print_error(
+                make_console(stderr=True), f"cannot write the output: {exc.strerror or exc}"
+            )
             code = EXIT_USAGE
         except KeyboardInterrupt:
             code = 130
@@ -136,7 +146,8 @@ def check_command(
     threads: int | None,
 ) -> int:
     """Validate MODEL (an .onnx file): print the checks table, then score it."""
-    chosen = [s.strip() for s in select.split(",") if s.strip()] if select else None
+    chosen = _check_ids(select)
+    check_outputs({"--json": json_path, "--predictions": predictions, "--html": html_path})
     score = scoring_options(
         checks_only, data, skip_bad_images, predictions, attack, max_images, score_anyway,
         GALLERY_PER_SET if html_path else 0,
@@ -152,6 +163,24 @@ def check_command(
 
 cli.add_command(attack_command)
 cli.add_command(reference_command)
+
+
+def _check_ids(select: str | None) -> list[str] | None:
+    if select is None:
+        return None
+    chosen = [s.strip() for s in select.split(",") if s.strip()]
+    if not chosen:
+        raise UsageError(f"--checks {select!r} names no check id (comma-separated ids)")
+    return chosen
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):  # not a real descriptor (tests)
+        pass
 
 
 def _emit(report: Report, json_path: str | None, quiet: bool, strict: bool) -> int:
@@ -170,7 +199,7 @@ def _write_text(path: Path, text: str) -> None:
     try:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise ValidatorError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise write_failed(path, exc) from None
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -16,29 +16,17 @@ A TOML file can start from any of them and override any field, including each ch
 from __future__ import annotations
 
 import dataclasses
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from validator.errors import UsageError
 from validator.findings import Severity
-from validator.registry import Registry, unknown_name_message
-from validator.vocab import (
-    ChannelOrder,
-    CheckId,
-    MacsConvention,
-    ResizeMode,
-    ScoreDirection,
-    Task,
-)
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from validator.registry import Registry
+from validator.schema import Choice, Float, Int, Invalid, MapOf, Name, Rule, Schema, Text, load_toml
+from validator.schema import check as check_schema
+from validator.vocab import ChannelOrder, CheckId, MacsConvention, ResizeMode, ScoreDirection, Task
 
 DEFAULT_SEVERITY: Mapping[CheckId, Severity] = MappingProxyType(
     {
@@ -62,36 +50,68 @@ DEFAULT_SEVERITY: Mapping[CheckId, Severity] = MappingProxyType(
 )
 
 
+class _Severities:
+    """The ``[severity]`` table: check id -> error/warning; ``load`` stays an error, so no
+    profile can make a file that is not a model pass."""
+
+    table = MapOf(Choice("check", CheckId), Choice("severity", Severity))
+
+    def __call__(self, value: Any) -> dict[CheckId, Severity]:
+        levels: dict[CheckId, Severity] = self.table(value)
+        if levels.get(CheckId.LOAD, Severity.ERROR) is not Severity.ERROR:
+            raise Invalid("load is always an error: a file that is not a model cannot pass", "load")
+        return levels
+
+
+SEVERITIES = _Severities()
+RULE = "rule"  # the key of a field's schema rule in its dataclass metadata
+
+
+def setting(rule: Rule, default: Any = dataclasses.MISSING) -> Any:
+    """A profile field checked by ``rule`` when a TOML file sets it (one line per field)."""
+    return field(default=default, metadata={RULE: rule})
+
+
 @dataclass(frozen=True)
 class Profile:
-    """One complete rule set. Every field appears in the report so a result is reproducible."""
+    """One complete rule set. Every field appears in the report so a result is reproducible.
 
-    name: str
-    num_classes: int
-    channel_order: ChannelOrder = ChannelOrder.BGR
-    input_size: int = 224
-    max_params: int = 30_000_000
-    max_file_bytes: int = 120_000_000
-    max_macs: int = 5_000_000_000
-    macs_convention: MacsConvention = MacsConvention.PTFLOPS
-    max_opset: int = 15  # onnxruntime 1.10, the official environment
-    resize: ResizeMode = ResizeMode.STRETCH
-    weight_clean: float = 0.4
-    weight_attacked: float = 0.6
-    reference_data: str = "final"  # folder under reference_data/ used when --data is absent
-    runtime_batch: int = 8
-    tolerance: float = 1e-4  # max |difference| of outputs for determinism / batch-consistency
+    Each field declares the rule a TOML override must satisfy (validator.schema)."""
+
+    name: str = setting(Text(100))
+    num_classes: int = setting(Int(1, 100_000))  # 1: a Track 2 detector
+    channel_order: ChannelOrder = setting(Choice("channel_order", ChannelOrder), ChannelOrder.BGR)
+    input_size: int = setting(Int(8, 2048), 224)
+    max_params: int = setting(Int(1, 10**12), 30_000_000)
+    max_file_bytes: int = setting(Int(1, 2**40), 120_000_000)
+    max_macs: int = setting(Int(1, 10**15), 5_000_000_000)
+    macs_convention: MacsConvention = setting(
+        Choice("macs_convention", MacsConvention), MacsConvention.PTFLOPS
+    )
+    max_opset: int = setting(Int(1, 100), 15)  # onnxruntime 1.10, the official environment
+    resize: ResizeMode = setting(Choice("resize", ResizeMode), ResizeMode.STRETCH)
+    weight_clean: float = setting(Float(0.0, 1.0), 0.4)
+    weight_attacked: float = setting(Float(0.0, 1.0), 0.6)
+    # folder under reference_data/ used when --data is absent
+    reference_data: str = setting(Name(), "final")
+    runtime_batch: int = setting(Int(1, 256), 8)
+    # max |difference| of outputs for determinism / batch-consistency
+    tolerance: float = setting(Float(0.0, 1e3), 1e-4)
     # Isolation (validator/sandbox): wall time per phase in seconds, the child's address space
     # in bytes, onnxruntime intra-op threads (0 = every core; never more than the cores).
-    limit_analysis_s: float = 300.0
-    limit_runtime_s: float = 300.0
-    limit_scoring_s: float = 14_400.0
-    limit_attack_s: float = 14_400.0
-    limit_memory_bytes: int = 8_000_000_000
-    threads: int = 0
-    task: Task = Task.CLASSIFICATION  # detection: Track 2, N x 1 scores, best-threshold F1
-    positive: ScoreDirection = ScoreDirection.HIGH  # detection: which end means adversarial
-    severity: Mapping[CheckId, Severity] = field(default_factory=lambda: dict(DEFAULT_SEVERITY))
+    limit_analysis_s: float = setting(Float(1.0, 7 * 86_400.0), 300.0)
+    limit_runtime_s: float = setting(Float(1.0, 7 * 86_400.0), 300.0)
+    limit_scoring_s: float = setting(Float(1.0, 30 * 86_400.0), 14_400.0)
+    limit_attack_s: float = setting(Float(1.0, 30 * 86_400.0), 14_400.0)
+    limit_memory_bytes: int = setting(Int(2**28, 2**50), 8_000_000_000)
+    threads: int = setting(Int(0, 4096), 0)
+    # detection: Track 2, N x 1 scores, best-threshold F1
+    task: Task = setting(Choice("task", Task), Task.CLASSIFICATION)
+    # detection: which end of the score means adversarial
+    positive: ScoreDirection = setting(Choice("positive", ScoreDirection), ScoreDirection.HIGH)
+    severity: Mapping[CheckId, Severity] = field(
+        default_factory=lambda: dict(DEFAULT_SEVERITY), metadata={RULE: SEVERITIES}
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "severity", MappingProxyType(dict(self.severity)))
@@ -126,13 +146,11 @@ for _name in ("track2", "track2-preliminary"):
         Profile(name=_name, num_classes=1, reference_data="track2", task=Task.DETECTION),
     )
 
-_ENUM_FIELDS: Mapping[str, type] = {
-    "channel_order": ChannelOrder,
-    "macs_convention": MacsConvention,
-    "resize": ResizeMode,
-    "task": Task,
-    "positive": ScoreDirection,
-}
+
+def profile_schema() -> Schema:
+    """What a profile TOML may hold: ``base`` and every field of Profile, by its rule."""
+    rules = {f.name: f.metadata[RULE] for f in dataclasses.fields(Profile)}
+    return Schema("profile field", {"base": Choice("profile", tuple(PROFILES.names())), **rules})
 
 
 def load_profile(spec: str | Path) -> Profile:
@@ -141,59 +159,20 @@ def load_profile(spec: str | Path) -> Profile:
     if not text.endswith(".toml"):
         return PROFILES.get(text)
     path = Path(text)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read profile {path}: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"profile {path} is not valid TOML: {exc}") from None
-    return profile_from_mapping(data, default_name=path.stem)
+    data = load_toml(path, "profile", profile_schema())
+    return _apply(data, path.stem)
 
 
-def profile_from_mapping(data: Mapping[str, Any], default_name: str = "custom") -> Profile:
-    """Apply the overrides in ``data`` (TOML-shaped) to its ``base`` profile (default final)."""
-    values = dict(data)
-    base = PROFILES.get(str(values.pop("base", "final")))
-    severity = dict(base.severity)
-    for key, level in dict(values.pop("severity", {})).items():
-        severity[_check_id(key)] = _enum(Severity, level, f"severity of {key}")
-    known = {f.name for f in dataclasses.fields(Profile)} - {"severity", "name"}
-    changes: dict[str, Any] = {"name": values.pop("name", default_name), "severity": severity}
-    for key, value in values.items():
-        if key not in known:
-            raise UsageError(unknown_name_message("profile field", key, known))
-        changes[key] = _coerce(key, value, getattr(base, key))
+def profile_from_mapping(
+    data: Mapping[str, Any], default_name: str = "custom", source: str = "profile"
+) -> Profile:
+    """Apply the overrides in ``data`` (TOML-shaped) to its ``base`` profile (default final);
+    UsageError naming ``source`` and the key for anything the schema refuses."""
+    return _apply(check_schema(dict(data), profile_schema(), source), default_name)
+
+
+def _apply(checked: dict[str, Any], default_name: str) -> Profile:
+    base = PROFILES.get(checked.pop("base", "final"))
+    severity = {**base.severity, **checked.pop("severity", {})}
+    changes = {"name": default_name, **checked, "severity": severity}
     return dataclasses.replace(base, **changes)
-
-
-def _check_id(name: str) -> CheckId:
-    try:
-        return CheckId(name)
-    except ValueError:
-        raise UsageError(unknown_name_message("check", name, [c.value for c in CheckId])) from None
-
-
-def _enum(kind: type, value: Any, what: str) -> Any:
-    try:
-        return kind(value)
-    except ValueError:
-        choices = [m.value for m in kind]  # type: ignore[attr-defined]
-        raise UsageError(unknown_name_message(what, str(value), choices)) from None
-
-
-def _coerce(key: str, value: Any, current: Any) -> Any:
-    if key in _ENUM_FIELDS:
-        return _enum(_ENUM_FIELDS[key], value, key)
-    if isinstance(current, bool) or not isinstance(current, (int, float, str)):
-        return value
-    try:
-        # TOML writes 5e9 as a float; integer fields accept any whole number.
-        if isinstance(current, int):
-            if float(value) != int(float(value)):
-                raise ValueError
-            return int(float(value))
-        return type(current)(value)
-    except (TypeError, ValueError):
-        raise UsageError(
-            f"profile field {key} needs a {type(current).__name__}, got {value!r}"
-        ) from None

@@ -27,6 +27,7 @@ from validator.config import Profile
 from validator.data.datasets import BadImage, ImageSet, Sample
 from validator.data.images import load_image
 from validator.errors import DataError, ValidatorError
+from validator.files import write_failed
 from validator.inference import Runner, RuntimeFailure, default_threads
 from validator.scoring import NO_PREDICTION, Tally, confidence, predict, tally
 
@@ -256,6 +257,12 @@ class PredictionsCsv:
         self._writer.writerow(self.HEADER)
 
     def __call__(self, rows: Sequence[Prediction]) -> None:
+        try:
+            self._write(rows)
+        except OSError as exc:  # disk full, I/O error: one line, not a traceback
+            raise write_failed(self.path, exc) from None
+
+    def _write(self, rows: Sequence[Prediction]) -> None:
         self._writer.writerows(
             (
                 r.image,
@@ -269,7 +276,10 @@ class PredictionsCsv:
 
     def close(self) -> None:
         """Flush and close the file."""
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError as exc:
+            raise write_failed(self.path, exc) from None
 
     def __enter__(self) -> PredictionsCsv:
         return self

@@ -274,7 +274,7 @@ def _score(
                 r.image_set.kind.value,
                 r.tally,
                 r.image_set.labels.value,
-                len(r.skipped),
+                len(r.skipped) + r.image_set.unlisted,
             )
             for r in runs
         )
@@ -319,10 +319,12 @@ def _score_notes(
             "needs both"
         )
     skipped = [bad for r in runs for bad in r.skipped]
+    unlisted = sum(r.image_set.unlisted for r in runs)
     if skipped:
+        listed = f"the first {len(skipped)}" if unlisted else "all"
         notes.append(
-            f"{len(skipped)} bad images skipped (--skip-bad-images), all listed in "
-            f"score.skipped; first: {skipped[0].path}: {skipped[0].reason}"
+            f"{len(skipped) + unlisted} bad images skipped (--skip-bad-images), {listed} listed "
+            f"in score.skipped; first: {skipped[0].path}: {skipped[0].reason}"
         )
     notes.extend(f"set {s.name}: no image left to score" for s in score.sets if not s.tally.images)
     nan_rows = sum(r.nan_rows for r in runs)

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from validator.config import PROFILES, load_profile
+from validator import validate
+from validator.config import PROFILES, Profile, load_profile, profile_schema
 from validator.errors import UsageError
-from validator.findings import Severity
+from validator.findings import Severity, Status, Verdict
 from validator.vocab import ChannelOrder, CheckId, MacsConvention
 
 
@@ -43,21 +45,61 @@ def test_toml_overrides_fields_and_severities(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "message"),
+    ("text", "key", "message"),
     [
-        ("max_mac = 1", "unknown profile field 'max_mac'; did you mean 'max_macs'"),
-        ('[severity]\nflop = "error"', "unknown check 'flop'; did you mean 'flops'"),
-        ('[severity]\nflops = "fatal"', "unknown severity of flops 'fatal'"),
-        ('channel_order = "bgra"', "unknown channel_order 'bgra'"),
-        ("max_params = 1.5", "max_params needs a int"),
-        ("max_params = [", "not valid TOML"),
+        ("max_mac = 1", "", "unknown profile field 'max_mac'; did you mean 'max_macs'"),
+        (
+            '[severity]\nflop = "error"',
+            "severity.flop",
+            "unknown check 'flop'; did you mean 'flops'",
+        ),
+        ('[severity]\nflops = "fatal"', "severity.flops", "unknown severity 'fatal'"),
+        ('[severity]\nload = "warning"', "severity.load", "load is always an error"),
+        ("severity = 3", "severity", "needs a table"),
+        ('channel_order = "bgra"', "channel_order", "unknown channel_order 'bgra'"),
+        ("max_params = 1.5", "max_params", "needs a whole number, got 1.5"),
+        ('max_params = "30M"', "max_params", "needs a whole number"),
+        ("max_params = true", "max_params", "needs a whole number, got True"),
+        ("max_params = 0", "max_params", "0 is out of range 1.."),
+        ("max_macs = inf", "max_macs", "needs a whole number, got inf"),
+        ("num_classes = -3", "num_classes", "out of range 2..100000"),
+        ("input_size = 100000", "input_size", "out of range 8..2048"),
+        ("tolerance = nan", "tolerance", "needs a finite number, got nan"),
+        ("weight_clean = -0.1", "weight_clean", "out of range 0..1"),
+        ('base = "fnal"', "base", "unknown profile 'fnal'; did you mean 'final'"),
+        ('reference_data = "../../etc"', "reference_data", "is not a plain name"),
+        ('name = "a\\u001b[31m"', "name", "needs printable text"),
+        ("max_params = [", "", "not valid TOML"),
+        ("x = " + "[" * 5000, "", "not valid TOML"),
     ],
 )
-def test_bad_toml_is_a_usage_error(tmp_path: Path, text: str, message: str) -> None:
+def test_bad_toml_is_a_usage_error_naming_file_and_key(
+    tmp_path: Path, text: str, key: str, message: str
+) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(text)
-    with pytest.raises(UsageError, match=message.replace("(", r"\(").replace("[", r"\[")):
+    with pytest.raises(UsageError) as caught:
         load_profile(path)
+    assert str(caught.value).startswith(f"profile {path}")
+    assert f": {key}: " in str(caught.value) if key else True
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_every_profile_field_declares_its_rule() -> None:
+    fields = {f.name for f in dataclasses.fields(Profile)}
+    assert set(profile_schema().rules) == fields | {"base"}
+
+
+def test_a_non_model_fails_whatever_the_profile(tmp_path: Path) -> None:
+    lowered = "".join(f'{c.value} = "warning"\n' for c in CheckId if c is not CheckId.LOAD)
+    path = tmp_path / "lenient.toml"
+    path.write_text(f"[severity]\n{lowered}")
+    model = tmp_path / "not-a-model.onnx"
+    model.write_bytes(b"hello")
+    report = validate(model, path)
+    assert report.verdict is Verdict.FAIL
+    assert report.get("load").status is Status.FAIL  # type: ignore[union-attr]
 
 
 def test_profile_report_states_every_field() -> None:

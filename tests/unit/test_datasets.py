@@ -266,3 +266,88 @@ def test_unreadable_folder_is_an_error_naming_it(
     with pytest.raises(DataError, match="Permission denied") as caught:
         open_dataset(root, CLASSES)
     assert str(caught.value).startswith(str(root / "attacked" / "pgd"))
+
+
+# --- hostile listings: symlinks out, '..', a million lines ---------------------------------
+
+
+def _link_image_out(root: Path, outside: Path) -> str:
+    (root / "clean" / "c.png").symlink_to(_png(outside / "secret.png"))
+    (root / "clean" / "label.txt").write_text("a.png 0\nb.png 1\nc.png 2\n", encoding="utf-8")
+    return "c.png: a symlink leading outside the data folder"
+
+
+def _link_class_up(root: Path, outside: Path) -> str:
+    (root / "clean" / "label.txt").unlink()
+    for name in ("a.png", "b.png"):
+        (root / "clean" / name).rename(_png(root / "clean" / "0" / name).parent / name)
+    (root / "clean" / "1").symlink_to("..")
+    return "1: class folder is a symlink leading outside"
+
+
+def _link_set_out(root: Path, outside: Path) -> str:
+    _labelled_set(outside / "elsewhere", {"x.png": 2})
+    (root / "attacked").mkdir()
+    (root / "attacked" / "evil").symlink_to(outside / "elsewhere")
+    return "a symlink leads outside the data folder"
+
+
+def _link_label_file_out(root: Path, outside: Path) -> str:
+    (outside / "label.txt").write_text("a.png 0\nb.png 1\n", encoding="utf-8")
+    (root / "clean" / "label.txt").unlink()
+    (root / "clean" / "label.txt").symlink_to(outside / "label.txt")
+    return "label.txt: a symlink leading outside the data folder"
+
+
+def _label_dot_dot(root: Path, outside: Path) -> str:
+    (root / "clean" / "label.txt").write_text("a.png 0\n../../secret.png 1\n", encoding="utf-8")
+    return "'../../secret.png' is outside the set's folder"
+
+
+@pytest.mark.parametrize(
+    "make", [_link_image_out, _link_class_up, _link_set_out, _link_label_file_out, _label_dot_dot]
+)
+def test_nothing_outside_the_data_folder_is_listed(tmp_path: Path, make) -> None:
+    root, outside = _root(tmp_path), tmp_path / "outside"
+    outside.mkdir()
+    words = make(root, outside)
+    for skip in (False, True):
+        with pytest.raises(DataError, match=words.replace("(", r"\(")):
+            open_dataset(root, CLASSES, skip_bad_images=skip)
+
+
+def test_symlinks_inside_the_data_folder_are_fine(tmp_path: Path) -> None:
+    root = _root(tmp_path, attacked=("noise",))
+    (root / "clean" / "c.png").symlink_to(root / "attacked" / "noise" / "x.png")
+    (root / "clean" / "label.txt").write_text("a.png 0\nb.png 1\nc.png 2\n", encoding="utf-8")
+    assert len(open_dataset(root, CLASSES).sets[0].samples) == 3
+
+
+def test_arabic_indic_class_folders_are_names_not_numbers(tmp_path: Path) -> None:
+    _png(tmp_path / "set" / "\u0661" / "a.png")
+    _png(tmp_path / "set" / "0" / "b.png")
+    listed = list_set(tmp_path / "set", "clean", SetKind.CLEAN, CLASSES)
+    assert listed.labels is LabelSource.SORTED_FOLDERS
+
+
+def _missing(tmp_path: Path, count: int) -> Path:
+    folder = tmp_path / "data" / "clean"
+    _png(folder / "a.png")
+    with (folder / "label.txt").open("w", encoding="utf-8") as handle:
+        handle.write("a.png 0\n")
+        handle.writelines(f"missing/{i:07d}.png 1\n" for i in range(count))
+    return tmp_path / "data"
+
+
+def test_many_problems_are_one_error_naming_the_first_and_counting_the_rest(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(DataError, match=r"missing/0000000.png: missing, .* \(and 49 more in set"):
+        open_dataset(_missing(tmp_path, 50), CLASSES)
+
+
+@pytest.mark.slow  # 20 s of CPU for a million stat() calls; minutes on a shared machine
+def test_a_million_missing_files_keep_the_first_problems_and_the_count(tmp_path: Path) -> None:
+    listed = open_dataset(_missing(tmp_path, 1_000_000), CLASSES, skip_bad_images=True).sets[0]
+    assert len(listed.samples) == 1
+    assert (len(listed.skipped), listed.unlisted) == (20, 999_980)

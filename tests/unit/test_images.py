@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from validator.data.images import load_image
+from validator.data.images import decoded_bytes, load_image
 from validator.errors import DataError
 from validator.vocab import ChannelOrder, ResizeMode
 
@@ -71,3 +73,43 @@ def test_a_broken_image_names_the_file(tmp_path: Path) -> None:
     path.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
     with pytest.raises(DataError, match=r"broken\.png"):
         load_image(path, 224, ResizeMode.STRETCH, ChannelOrder.BGR)
+
+
+def _png_header(path: Path, width: int, height: int, bit_depth: int, colour_type: int) -> Path:
+    """A PNG whose header claims ``width`` x ``height`` with almost no pixel data (a bomb)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
+    body = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + body)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "bit_depth", "colour_type", "words"),
+    [
+        (60000, 60000, 8, 2, "decompression bomb"),  # Pillow's own guard at open()
+        (9000, 9000, 8, 2, "9000 x 9000 RGB image would need 309 MiB"),
+        (6000, 6000, 16, 0, "6000 x 6000 I;16 image would need 275 MiB"),  # 16-bit counts twice
+        (9000, 9000, 8, 0, "9000 x 9000 L image would need 309 MiB"),  # converted to RGB
+    ],
+)
+def test_oversized_images_are_refused_from_the_header(
+    tmp_path: Path, width: int, height: int, bit_depth: int, colour_type: int, words: str
+) -> None:
+    path = _png_header(tmp_path / "bomb.png", width, height, bit_depth, colour_type)
+    with pytest.raises(DataError, match=words):
+        load_image(path, 16, ResizeMode.STRETCH, ChannelOrder.BGR)
+
+
+@pytest.mark.parametrize(
+    ("mode", "size", "expected"),
+    [("RGB", (100, 10), 4000), ("L", (100, 10), 4000), ("I;16", (100, 10), 8000)],
+)
+def test_decoded_bytes_account_for_the_mode(
+    mode: str, size: tuple[int, int], expected: int
+) -> None:
+    assert decoded_bytes(mode, size) == expected

@@ -20,8 +20,6 @@ Unknown attack kinds and parameters are refused with a "did you mean" message.
 
 from __future__ import annotations
 
-import inspect
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,11 +35,20 @@ from validator.attacks.square import SquareL2, SquareLinf
 from validator.attacks.whitebox import WhiteBox
 from validator.errors import UsageError
 from validator.registry import Registry, unknown_name_message
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from validator.schema import (
+    Choice,
+    Float,
+    Int,
+    Invalid,
+    ListOf,
+    Name,
+    Rule,
+    Schema,
+    Tagged,
+    Text,
+    load_toml,
+)
+from validator.schema import check as check_schema
 
 
 @dataclass(frozen=True)
@@ -160,29 +167,82 @@ SUITES.add("standard", standard_suite)
 SUITES.add("quick", quick_suite)
 
 
+class _Span:
+    """A ``[low, high]`` pair of fractions with low <= high (the laser's search ranges)."""
+
+    pair = ListOf(Float(0.0, 1.0), max_len=2, min_len=2)
+
+    def __call__(self, value: Any) -> tuple[float, float]:
+        low, high = self.pair(value)
+        if low > high:
+            raise Invalid(f"needs [low, high] with low <= high, got {value!r}")
+        return low, high
+
+
+_EPS_LINF = Float(0.0, 1.0)  # in [0, 1] pixel units (8/255 = 0.0314)
+_FRACTION = Float(0.0, 1.0)
+_PERIOD = Int(1, 1_000_000)
+_WHITEBOX = {"eps": _EPS_LINF}
+# The parameters each attack accepts (besides kind, budget and name), with their ranges.
+ATTACK_PARAMETERS: Mapping[str, Mapping[str, Rule]] = {
+    "square-linf": {"eps": _EPS_LINF, "p_init": _FRACTION},
+    "square-l2": {"eps": Float(0.0, 1000.0), "p_init": _FRACTION},
+    "rays-linf": {"eps": _EPS_LINF},
+    "patch": {"size": Float(0.01, 1.0), "move_every": _PERIOD, "p_init": _FRACTION},
+    "laser": {"width": _Span(), "intensity": _Span(), "restart_every": _PERIOD},
+    "pgd-linf": _WHITEBOX,
+    "apgd-ce": _WHITEBOX,
+    "apgd-dlr": _WHITEBOX,
+}
+_CORRUPTIONS = Schema(
+    "parameter of corruptions",
+    {
+        "names": ListOf(Choice("corruption", tuple(CORRUPTIONS)), max_len=len(CORRUPTIONS)),
+        "severities": ListOf(Int(min(SEVERITIES), max(SEVERITIES)), max_len=len(SEVERITIES)),
+        "assign": Choice("corruption assignment", ("all", "cycle")),
+    },
+)
+
+
+def _attack_schema(kind: str) -> Schema:
+    # ``name`` becomes the folder attacked/<name>/, so it must be a plain name.
+    common: dict[str, Rule] = {"budget": Int(1, 10_000_000), "name": Name()}
+    return Schema(f"parameter of {kind}", {**common, **ATTACK_PARAMETERS[kind]})
+
+
+def suite_schema() -> Schema:
+    """What a suite TOML may hold (see the module docstring)."""
+    variants = {kind: _attack_schema(kind) for kind in ATTACKS.names()}
+    attack = Tagged("kind", {**variants, "corruptions": _CORRUPTIONS})
+    rules: dict[str, Rule] = {
+        "name": Text(100),
+        "seed": Int(0, 2**63 - 1),
+        "max_images": Int(1, 10**9),
+        "attack": ListOf(attack, max_len=1000),
+    }
+    return Schema("attack suite field", rules)
+
+
 def load_suite(spec: str | Path) -> Suite:
     """A built-in suite by name, or a TOML file (anything ending in .toml)."""
     text = str(spec)
     if not text.endswith(".toml"):
         return SUITES.get(text)()
     path = Path(text)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read attack suite {path}: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"attack suite {path} is not valid TOML: {exc}") from None
-    return suite_from_mapping(data, default_name=path.stem)
+    return _build(load_toml(path, "attack suite", suite_schema()), path.stem)
 
 
-def suite_from_mapping(data: Mapping[str, Any], default_name: str = "custom") -> Suite:
-    """Build a suite from TOML-shaped data (see the module docstring)."""
-    known = {"name", "seed", "max_images", "attack"}
-    for key in data:
-        if key not in known:
-            raise UsageError(unknown_name_message("attack suite field", key, known))
+def suite_from_mapping(
+    data: Mapping[str, Any], default_name: str = "custom", source: str = "attack suite"
+) -> Suite:
+    """Build a suite from TOML-shaped data (see the module docstring); UsageError naming
+    ``source`` and the key for anything the schema refuses."""
+    return _build(check_schema(dict(data), suite_schema(), source), default_name)
+
+
+def _build(checked: dict[str, Any], default_name: str) -> Suite:
     entries: list[Entry] = []
-    for table in data.get("attack", []):
+    for table in checked.get("attack", ()):
         entries.extend(_entries(dict(table)))
     if not entries:
         raise UsageError("the attack suite lists no attack ([[attack]] tables)")
@@ -190,44 +250,24 @@ def suite_from_mapping(data: Mapping[str, Any], default_name: str = "custom") ->
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise UsageError(f"attack suite has two sets named {duplicates[0]!r}: give one a name")
-    max_images = data.get("max_images")
     return Suite(
-        str(data.get("name", default_name)),
+        checked.get("name", default_name),
         tuple(entries),
-        int(data.get("seed", 0)),
-        int(max_images) if max_images is not None else None,
+        checked.get("seed", 0),
+        checked.get("max_images"),
     )
 
 
 def _entries(table: dict[str, Any]) -> list[Entry]:
-    kind = str(table.pop("kind", ""))
+    """The entries of one checked ``[[attack]]`` table."""
+    kind = table.pop("kind")
     if kind == "corruptions":
-        allowed = {"names", "severities", "assign"}
-        _refuse_unknown(kind, table, allowed)
         return corruption_entries(
             table.get("names"), table.get("severities", SEVERITIES), table.get("assign", "cycle")
         )
-    if kind not in ATTACKS:
-        raise UsageError(unknown_name_message("attack", kind, [*ATTACKS.names(), "corruptions"]))
-    factory = ATTACKS.get(kind)
-    budget = int(table.pop("budget", DEFAULT_BUDGETS.get(kind, 1000)))
-    if budget < 1:
-        raise UsageError(f"attack {kind}: budget must be at least 1, got {budget}")
+    budget = table.pop("budget", DEFAULT_BUDGETS.get(kind, 1000))
     table.setdefault("name", kind)
-    _refuse_unknown(kind, table, _parameters(factory, kind))
     try:
-        return [Entry(factory(**table), budget)]
+        return [Entry(ATTACKS.get(kind)(**table), budget)]
     except (TypeError, ValueError) as exc:
         raise UsageError(f"attack {kind}: {exc}") from None
-
-
-def _parameters(factory: Factory, kind: str) -> set[str]:
-    target: Any = WhiteBox if kind in ("pgd-linf", "apgd-ce", "apgd-dlr") else factory
-    names = set(inspect.signature(target).parameters) - {"method", "self"}
-    return names
-
-
-def _refuse_unknown(kind: str, table: Mapping[str, Any], allowed: set[str]) -> None:
-    for key in table:
-        if key not in allowed:
-            raise UsageError(unknown_name_message(f"parameter of {kind}", key, allowed))

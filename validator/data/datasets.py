@@ -16,21 +16,29 @@ Listing a set reads no image: only names and labels are kept (a few hundred byte
 the images themselves can be streamed. Problems that concern one image (a label out of range, a
 label line naming a missing file, an image with no label) raise DataError naming the file, or,
 when the caller asks to skip bad images, are recorded in ``ImageSet.skipped``. A label file that
-is not in the format at all is always an error.
+is not in the format at all is always an error. Only the first MAX_LISTED problems of a set are
+kept (with the count of the others), so a listing of a million missing files stays small.
+
+Everything a set lists must stay inside the folder given: a label-file name with ``..`` or an
+absolute path, or a symlink (image, class folder, set folder) resolving outside, is refused
+and named; a class folder must resolve strictly inside its set.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from validator.data.labels import label_lines, parse_label
 from validator.data.samples import IMAGE_SUFFIXES
 from validator.errors import DataError
+from validator.files import resolves_inside
 
 LABEL_FILE = "label.txt"
 CLEAN_DIR = "clean"
+MAX_LISTED = 20  # problems kept per set; the others are only counted
 ATTACKED_DIR = "attacked"
 
 
@@ -81,6 +89,7 @@ class ImageSet:
     samples: tuple[Sample, ...]
     labels: LabelSource
     skipped: tuple[BadImage, ...] = ()
+    unlisted: int = 0  # further images skipped while listing, counted but not kept
 
 
 @dataclass(frozen=True)
@@ -98,16 +107,45 @@ class Dataset:
 
 
 class _Problems:
-    """Either raises at the first bad image or collects them, as the caller chose."""
+    """Collects the bad images of a set: the first MAX_LISTED, and the count of all. Without
+    skipping, ``close`` raises one DataError naming the first and counting the rest."""
 
     def __init__(self, set_name: str, skip: bool) -> None:
         self.set_name, self.skip = set_name, skip
         self.found: list[BadImage] = []
+        self.count = 0
 
-    def report(self, path: Path, reason: str) -> None:
-        if not self.skip:
-            raise DataError(f"{path}: {reason} (--skip-bad-images scores without it)")
-        self.found.append(BadImage(path, self.set_name, reason))
+    def report(self, path: Path | str, reason: str) -> None:
+        self.count += 1  # only the first MAX_LISTED are kept: a listing may hold millions
+        if len(self.found) < MAX_LISTED:
+            self.found.append(BadImage(Path(path), self.set_name, reason))
+
+    def close(self) -> None:
+        if self.skip or not self.found:
+            return
+        first = self.found[0]
+        more = f"and {self.count - 1} more in set {self.set_name}; " if self.count > 1 else ""
+        raise DataError(f"{first.path}: {first.reason} ({more}--skip-bad-images scores without it)")
+
+
+class _Inside:
+    """Refuses paths that resolve outside ``root`` (a symlink leading out), checking each folder
+    once and each file only when it is a symlink (one lstat: a listing may hold millions)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.folders: dict[str, bool] = {}
+
+    def check(self, path: Path | str) -> None:
+        text = os.fspath(path)
+        folder = os.path.dirname(text)
+        inside = self.folders.get(folder)
+        if inside is None:
+            inside = self.folders[folder] = resolves_inside(Path(folder), self.root)
+        if not inside:
+            raise DataError(f"{folder}: a symlink leads outside the data folder {self.root}")
+        if os.path.islink(text) and not resolves_inside(Path(text), self.root):
+            raise DataError(f"{text}: a symlink leading outside the data folder {self.root}")
 
 
 def open_dataset(root: Path, num_classes: int, *, skip_bad_images: bool = False) -> Dataset:
@@ -137,9 +175,11 @@ def _open(root: Path, num_classes: int, skip_bad_images: bool) -> Dataset:
             f"{root}: no {CLEAN_DIR}/ set (expected {CLEAN_DIR}/ and "
             f"{ATTACKED_DIR}/<name>/ folders){hint}"
         )
-    sets = [list_set(clean, CLEAN_DIR, SetKind.CLEAN, num_classes, skip_bad_images)]
+    sets = [list_set(clean, CLEAN_DIR, SetKind.CLEAN, num_classes, skip_bad_images, root)]
     for folder in _attacked_folders(root / ATTACKED_DIR):
-        sets.append(list_set(folder, folder.name, SetKind.ATTACKED, num_classes, skip_bad_images))
+        sets.append(
+            list_set(folder, folder.name, SetKind.ATTACKED, num_classes, skip_bad_images, root)
+        )
     ignored = tuple(p for p in _subfolders(root) if p.name not in (CLEAN_DIR, ATTACKED_DIR))
     return Dataset(root, tuple(sets), ignored)
 
@@ -156,75 +196,72 @@ def _attacked_folders(folder: Path) -> list[Path]:
 
 
 def list_set(
-    folder: Path, name: str, kind: SetKind, num_classes: int, skip_bad_images: bool = False
+    folder: Path,
+    name: str,
+    kind: SetKind,
+    num_classes: int,
+    skip_bad_images: bool = False,
+    root: Path | None = None,
 ) -> ImageSet:
-    """List one set: ``label.txt`` if present, else class sub-folders."""
+    """List one set: ``label.txt`` if present, else class sub-folders. Every file must resolve
+    inside ``root`` (default: the set's folder)."""
     problems = _Problems(name, skip_bad_images)
-    if (folder / LABEL_FILE).is_file():
-        samples, source = _from_label_file(folder, num_classes, problems), LabelSource.LABEL_FILE
+    inside = _Inside(root if root is not None else folder)
+    inside.check(folder / LABEL_FILE)
+    if os.path.lexists(folder / LABEL_FILE):  # a FIFO or folder here is refused, not skipped
+        samples = _from_label_file(folder, num_classes, problems, inside)
+        source = LabelSource.LABEL_FILE
     else:
-        samples, source = _from_class_folders(folder, num_classes, problems)
+        samples, source = _from_class_folders(folder, num_classes, problems, inside)
+    problems.close()
     if not samples and not problems.found:
         raise DataError(f"{folder}: no images (expected {LABEL_FILE} or class sub-folders)")
-    return ImageSet(name, kind, folder, tuple(samples), source, tuple(problems.found))
+    unlisted = problems.count - len(problems.found)
+    return ImageSet(name, kind, folder, tuple(samples), source, tuple(problems.found), unlisted)
 
 
-def _from_label_file(folder: Path, num_classes: int, problems: _Problems) -> list[Sample]:
-    label_file = folder / LABEL_FILE
+def _from_label_file(
+    folder: Path, num_classes: int, problems: _Problems, inside: _Inside
+) -> list[Sample]:
+    label_file, base = folder / LABEL_FILE, os.fspath(folder)
     samples: list[Sample] = []
     first_line: dict[str, int] = {}
-    for lineno, name, label in _label_lines(label_file):
+    for lineno, name, label in label_lines(label_file):
         where = f"{label_file}:{lineno}"
         if name in first_line:
             raise DataError(f"{where}: {name} is listed twice (first on line {first_line[name]})")
         first_line[name] = lineno
-        path = folder / name
-        if not path.is_file():
-            problems.report(path, f"missing, but listed in {where}")
+        full = os.path.join(base, name)  # strings, not Paths, until an image is kept
+        inside.check(full)
+        if not os.path.isfile(full):
+            problems.report(full, f"missing, but listed in {where}")
         elif not 0 <= label < num_classes:
-            problems.report(path, f"{_range_reason(label, num_classes)} ({where})")
+            problems.report(full, f"{_range_reason(label, num_classes)} ({where})")
         else:
-            samples.append(Sample(path, name, label))
+            samples.append(Sample(Path(full), name, label))
     for path in _image_files(folder):
         if path.name not in first_line:
             problems.report(path, f"image has no label in {LABEL_FILE}")
     return samples
 
 
-def _label_lines(label_file: Path) -> Iterator[tuple[int, str, int]]:
-    """``(line number, image name, label)`` for each non-blank line of ``label_file``."""
-    try:
-        text = label_file.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise DataError(f"{label_file}: not UTF-8 text") from None
-    except OSError as exc:
-        raise DataError(f"{label_file}: cannot read ({exc.strerror or exc})") from None
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        parts = line.strip().rsplit(None, 1)
-        if len(parts) != 2 or not _is_int(parts[1]):
-            raise DataError(
-                f"{label_file}:{lineno}: expected '<image name> <label>', got {line.strip()[:80]!r}"
-            )
-        name = Path(parts[0]).as_posix()  # "./a.png" and "a.png" are the same image
-        if Path(name).is_absolute() or ".." in Path(name).parts:
-            raise DataError(f"{label_file}:{lineno}: {name} is outside the set's folder")
-        yield lineno, name, int(parts[1])
-
-
 def _from_class_folders(
-    folder: Path, num_classes: int, problems: _Problems
+    folder: Path, num_classes: int, problems: _Problems, inside: _Inside
 ) -> tuple[list[Sample], LabelSource]:
     classes = _subfolders(folder)
     if not classes:
         raise DataError(f"{folder}: no {LABEL_FILE} and no class sub-folders")
-    numbered = all(c.name.isdigit() for c in classes)
+    for class_dir in classes:  # a link to '..' or a sibling would list another set's images
+        if not resolves_inside(class_dir, folder) or class_dir.resolve() == folder.resolve():
+            raise DataError(f"{class_dir}: class folder is a symlink leading outside {folder}")
+    numbers = [parse_label(c.name) for c in classes]
+    numbered = all(n is not None for n in numbers)
     source = LabelSource.NUMBERED_FOLDERS if numbered else LabelSource.SORTED_FOLDERS
     samples: list[Sample] = []
-    for index, class_dir in enumerate(classes):
-        label = int(class_dir.name) if numbered else index
+    for index, (class_dir, number) in enumerate(zip(classes, numbers, strict=True)):
+        label = number if number is not None and numbered else index
         for path in _image_files(class_dir):
+            inside.check(path)
             name = f"{class_dir.name}/{path.name}"
             if 0 <= label < num_classes:
                 samples.append(Sample(path, name, label))
@@ -239,10 +276,6 @@ def _from_class_folders(
 
 def _range_reason(label: int, num_classes: int) -> str:
     return f"label {label} is out of range 0-{num_classes - 1}"
-
-
-def _is_int(text: str) -> bool:
-    return text.lstrip("+-").isdigit()
 
 
 def _subfolders(folder: Path) -> list[Path]:

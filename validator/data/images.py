@@ -16,7 +16,31 @@ from PIL import Image, UnidentifiedImageError
 from validator.errors import DataError
 from validator.vocab import ChannelOrder, ResizeMode
 
-Image.MAX_IMAGE_PIXELS = 64_000_000  # refuse decompression bombs with a clear error
+# Decompression bombs: the decoded size is checked from the header before decoding. Bytes per
+# pixel of the widest buffer each mode needs on the way to RGB: Pillow keeps RGB, RGBA, CMYK,
+# YCbCr, LAB, HSV, I and F in 4 bytes a pixel, LA and PA too; 16- and 32-bit modes become a
+# float64 array in to_rgb (8 bytes); 1, L and P take one byte but are converted to RGB (4).
+MAX_DECODED_BYTES = 256 * 2**20
+_WIDE_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I", "F"})
+Image.MAX_IMAGE_PIXELS = MAX_DECODED_BYTES // 4  # Pillow's own guard, for other callers
+
+
+def decoded_bytes(mode: str, size: tuple[int, int]) -> int:
+    """The largest buffer (bytes) that turning an image of ``mode`` and ``size`` into RGB needs."""
+    width, height = size
+    return width * height * (8 if mode in _WIDE_MODES else 4)
+
+
+def check_size(image: Image.Image, path: Path) -> None:
+    """DataError when decoding ``image`` (header read, pixels not yet) would need more than
+    MAX_DECODED_BYTES."""
+    need = decoded_bytes(image.mode, image.size)
+    if need > MAX_DECODED_BYTES:
+        width, height = image.size
+        raise DataError(
+            f"{path}: {width} x {height} {image.mode} image would need {need / 2**20:.0f} MiB "
+            f"to decode, more than the {MAX_DECODED_BYTES // 2**20} MiB allowed"
+        )
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -59,6 +83,7 @@ def load_image(path: Path, size: int, mode: ResizeMode, order: ChannelOrder) -> 
     """Decode ``path`` into a model-ready CHW tensor; DataError names the file on any failure."""
     try:
         with Image.open(path) as image:
+            check_size(image, path)
             image.load()
             return to_tensor(resize(to_rgb(image), size, mode), order)
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:

@@ -24,7 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from validator.data.datasets import LABEL_FILE, _label_lines, _subfolders
+from validator.data.datasets import LABEL_FILE, _subfolders
+from validator.data.labels import label_lines
 from validator.data.samples import IMAGE_SUFFIXES
 from validator.errors import DataError
 
@@ -121,7 +122,7 @@ def _folders(root: Path) -> DetectionData:
 def _unlabelled_set(folder: Path, name: str, kind: DetectionKind) -> DetectionSet:
     label = int(kind is DetectionKind.ADVERSARIAL)
     if (folder / LABEL_FILE).is_file():
-        names = [n for _, n, _ in _label_lines(folder / LABEL_FILE)]
+        names = [n for _, n, _ in label_lines(folder / LABEL_FILE)]
         _require_files(folder, names)
     else:
         names = _image_names(folder)
@@ -138,7 +139,7 @@ def _unlabelled_set(folder: Path, name: str, kind: DetectionKind) -> DetectionSe
 
 def _labelled(root: Path) -> DetectionData:
     label_file = root / LABEL_FILE
-    rows = list(_label_lines(label_file))
+    rows = list(label_lines(label_file))
     for lineno, name, label in rows:
         if label not in (0, 1):
             raise DataError(
