@@ -59,6 +59,10 @@ def attack_isolated(
     child builds a Track 2 set instead, ``model`` being the surrogate classifier."""
     prof = resolve_profile(profile)
     limits = Limits.from_profile(prof, threads)
+    if not detection and not options.get("overwrite"):
+        from validator.attacks.writer import claim_output
+
+        claim_output(out, overwrite=False)  # refuse an earlier run's --out before any work
     report = validate(model, prof, select=[c.value for c in GATES], threads=limits.threads)
     outcome = AttackOutcome(report)
     if outcome.gated:
