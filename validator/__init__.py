@@ -7,6 +7,7 @@ Public API::
     report.verdict, report.findings, report.measurements
     scored = validate("model.onnx", score=ScoreOptions(data=Path("my_data")))
     scored.score["final"]                                       # 0.4 clean + 0.6 attacked
+    validate("submission.zip")   # a PyTorch submission (model.py), same Report; or validate_zip
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from validator.errors import DataError, UsageError, ValidatorError
 from validator.evaluation import ScoreOptions
 from validator.findings import Finding, Report, Severity, Status, Verdict
 from validator.pipeline import validate
+from validator.submission import validate_zip
 
 __all__ = [
     "DataError",
@@ -43,4 +45,5 @@ __all__ = [
     "__version__",
     "load_profile",
     "validate",
+    "validate_zip",
 ]

@@ -145,7 +145,8 @@ def check_command(
     quiet: bool,
     threads: int | None,
 ) -> int:
-    """Validate MODEL (an .onnx file): print the checks table, then score it."""
+    """Validate MODEL (an .onnx file, or a .zip PyTorch submission): print the checks
+    table, then score it."""
     chosen = _check_ids(select)
     check_outputs({"--json": json_path, "--predictions": predictions, "--html": html_path})
     score = scoring_options(

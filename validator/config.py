@@ -46,6 +46,12 @@ DEFAULT_SEVERITY: Mapping[CheckId, Severity] = MappingProxyType(
         CheckId.MASKING: Severity.WARNING,
         CheckId.CONVERTIBLE: Severity.WARNING,
         CheckId.SCORE_SPREAD: Severity.WARNING,
+        CheckId.TORCH_OUTPUT: Severity.ERROR,
+        CheckId.TORCH_PARAMS: Severity.ERROR,
+        CheckId.TORCH_FLOPS: Severity.ERROR,
+        CheckId.TORCH_TRAINABLE: Severity.ERROR,
+        CheckId.TORCH_COMPAT: Severity.WARNING,
+        CheckId.EXPORT: Severity.WARNING,
     }
 )
 

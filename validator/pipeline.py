@@ -53,7 +53,15 @@ def validate(
     With ``score=True`` (the profile's reference set) or a :class:`ScoreOptions` (your data),
     the model is then scored and ``report.score`` filled; the dataset is listed before any
     check runs, so an unreadable dataset raises DataError at once. ``progress`` receives
-    per-set progress while scoring. ``threads`` above the usable cores is a UsageError."""
+    per-set progress while scoring. ``threads`` above the usable cores is a UsageError.
+
+    A path ending in ``.zip`` is a PyTorch submission: see :func:`validator.validate_zip`."""
+    if Path(model_path).suffix.lower() == ".zip":
+        from validator.submission import validate_zip  # imports this module: import late
+
+        return validate_zip(
+            model_path, profile, select=select, threads=threads, score=score, progress=progress
+        )
     prof = resolve_profile(profile)
     limits = Limits.from_profile(prof, threads)
     wanted = frozenset(_selection(select))

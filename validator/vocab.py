@@ -24,6 +24,13 @@ class CheckId(str, enum.Enum):
     MASKING = "masking"  # from attack runs: outputs or operators that hide gradients
     CONVERTIBLE = "convertible"  # from white-box runs: the ONNX-to-PyTorch conversion agrees
     SCORE_SPREAD = "score-spread"  # Track 2: a detector's scores separate images at all
+    # PyTorch submissions (zip with model.py): the platform's own checks on the module
+    TORCH_OUTPUT = "torch-output"  # output.numel() == num_classes for zeros(1, 3, 224, 224)
+    TORCH_PARAMS = "torch-params"  # trainable parameters, as ptflops 0.6.8 counts them
+    TORCH_FLOPS = "torch-flops"  # multiply-adds, as ptflops 0.6.8 counts them on the module
+    TORCH_TRAINABLE = "torch-trainable"  # at least one (DistributedDataParallel needs one)
+    TORCH_COMPAT = "torch-compat"  # modules torch 1.5 (the official environment) lacks
+    EXPORT = "export"  # the module exported to ONNX, so the ONNX checks could run on it
 
 
 class ChannelOrder(str, enum.Enum):

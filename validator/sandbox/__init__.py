@@ -9,7 +9,8 @@ the caller turns into a failed check; the parent never hangs and stays small.
 from __future__ import annotations
 
 from validator.sandbox.channel import Sender
+from validator.sandbox.confine import Confinement
 from validator.sandbox.limits import Limits, usable_cores
 from validator.sandbox.session import Outcome, PhaseClock, run_isolated
 
-__all__ = ["Limits", "Outcome", "PhaseClock", "Sender", "run_isolated", "usable_cores"]
+__all__ = ["Confinement", "Limits", "Outcome", "PhaseClock", "Sender", "run_isolated", "usable_cores"]

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from validator.errors import ValidatorError
 from validator.sandbox.channel import Receiver, Sender
+from validator.sandbox.confine import Confinement
 
 ChildBody = Callable[[Sender], None]
 
@@ -46,13 +47,16 @@ class Ending:
 class Child:
     """A forked child running ``body``; the parent side of its channel."""
 
-    def __init__(self, body: ChildBody, memory_bytes: int) -> None:
+    def __init__(
+        self, body: ChildBody, memory_bytes: int, confinement: Confinement | None = None
+    ) -> None:
         read_fd, write_fd = os.pipe()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child, measured by the tests' outcomes
             os.close(read_fd)
-            _run_child(body, Sender(write_fd), memory_bytes)
+            _run_child(body, Sender(write_fd), memory_bytes, confinement)
         os.close(write_fd)
+        self.confinement = confinement
         self.pid = pid
         self.channel = Receiver(read_fd)
         self._read_fd = read_fd
@@ -86,6 +90,8 @@ class Child:
             # leader only while members remain, so the id is still theirs).
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pid, signal.SIGKILL)
+            if self.confinement is not None:  # what left the group is still in its cgroup
+                self.confinement.release(self.pid)
             os.close(self._read_fd)
         return self._ending
 
@@ -102,7 +108,9 @@ def _wait_for(pid: int, seconds: float) -> tuple[int, resource.struct_rusage] | 
         time.sleep(0.005)
 
 
-def _run_child(body: ChildBody, sender: Sender, memory_bytes: int) -> None:  # pragma: no cover
+def _run_child(
+    body: ChildBody, sender: Sender, memory_bytes: int, confinement: Confinement | None
+) -> None:  # pragma: no cover
     code = EXIT_ERROR
     try:
         os.setpgid(0, 0)
@@ -111,6 +119,9 @@ def _run_child(body: ChildBody, sender: Sender, memory_bytes: int) -> None:  # p
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         _limit(resource.RLIMIT_AS, memory_bytes)
         _limit(resource.RLIMIT_CORE, 0)
+        if confinement is not None:  # untrusted code: silence it, then confine it
+            _silence()
+            sender.send("confined", measures=confinement.enter())
         body(sender)
         code = EXIT_DONE
     except MemoryError:
@@ -134,6 +145,14 @@ def _silence() -> None:
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 1)
     os.dup2(null, 2)
+    os.close(null)
+
+
+def _silence() -> None:
+    """Untrusted code's prints must not reach the user's terminal (escape sequences)."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
     os.close(null)
 
 

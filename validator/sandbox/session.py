@@ -12,6 +12,7 @@ from typing import Any
 
 from validator.errors import DataError, UsageError, ValidatorError
 from validator.sandbox.channel import ChannelClosed, ProtocolError, Sender
+from validator.sandbox.confine import Confinement
 from validator.sandbox.limits import Limits
 from validator.sandbox.process import EXIT_MEMORY, Child, ChildBody
 from validator.vocab import Breach, Phase
@@ -48,11 +49,16 @@ class PhaseClock:
 
 
 def run_isolated(
-    body: ChildBody, limits: Limits, first: Phase, on_message: MessageHandler
+    body: ChildBody,
+    limits: Limits,
+    first: Phase,
+    on_message: MessageHandler,
+    confinement: Confinement | None = None,
 ) -> Outcome:
     """Run ``body`` in a child under ``limits``, starting in phase ``first``; every message
-    other than phase changes goes to ``on_message`` as it arrives."""
-    child = Child(body, limits.memory_bytes)
+    other than phase changes goes to ``on_message`` as it arrives. ``confinement`` (for
+    untrusted code) also confines the child; its measures arrive as a ``confined`` message."""
+    child = Child(body, limits.memory_bytes, confinement)
     watch = _Watch(limits, first)
     try:
         outcome = _pump(child, watch, on_message)

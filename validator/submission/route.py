@@ -1,0 +1,170 @@
+"""The PyTorch route: a zip with ``model.py`` validated and scored like an ONNX file.
+
+``validate_zip`` unpacks the zip safely into a private temporary folder, imports and measures the
+module in a confined child (validator.sandbox.Confinement), decides the platform's own checks in
+the parent from the figures the child sent, then runs every ONNX check and the score on the
+graph the child exported, through :func:`validator.pipeline.validate`. The folder is removed at
+the end, whatever happened.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from validator.config import Profile
+from validator.engine import Progress
+from validator.errors import UsageError
+from validator.evaluation import ScoreOptions
+from validator.findings import Report
+from validator.pipeline import resolve_profile, validate
+from validator.sandbox import Confinement, Limits, Sender, run_isolated
+from validator.submission import decide
+from validator.submission.unpack import UnpackError, remove, unpack
+from validator.vocab import Breach, Phase
+
+TORCH_HINT = (
+    "a .zip is a PyTorch submission and needs the torch extra: "
+    "pip install 'robust-validate[torch]'"
+)
+WHITEBOX_NOTE = (
+    "white-box attacks, when a suite has them, differentiate the PyTorch rendering of the "
+    "exported ONNX graph (the same function as the module, checked against onnxruntime), "
+    "not the submitted module itself"
+)
+_PRELOAD = ("torch", "torch.onnx", "onnx", "validator.submission.module_job")
+
+
+def is_zip_submission(path: str | Path) -> bool:
+    """True when ``path`` names a PyTorch submission (a .zip), by its suffix."""
+    return Path(path).suffix.lower() == ".zip"
+
+
+def torch_available() -> bool:
+    """True when the torch extra is installed (torch is not imported to find out)."""
+    return importlib.util.find_spec("torch") is not None
+
+
+def validate_zip(
+    zip_path: str | Path,
+    profile: Profile | str | Path = "final",
+    *,
+    select: Iterable[str] | None = None,
+    threads: int | None = None,
+    score: bool | ScoreOptions = False,
+    progress: Progress | None = None,
+) -> Report:
+    """Validate (and with ``score`` score) the PyTorch submission ``zip_path``; the same
+    arguments and Report as :func:`validator.validate`, plus the platform's module checks.
+    Raises UsageError when the torch extra is missing."""
+    if not torch_available():
+        raise UsageError(TORCH_HINT)
+    prof = resolve_profile(profile)
+    limits = Limits.from_profile(prof, threads)
+    chosen = None if select is None else set(select)
+    folder = Path(tempfile.mkdtemp(prefix="robust-validate-zip-"))
+    try:
+        report = _new_report(Path(zip_path), prof, limits)
+        module = _unpack_and_measure(Path(zip_path), folder, prof, limits, report)
+        if module is None:
+            return report
+        decide.module_findings(report, module, prof, chosen)
+        onnx_select = None if chosen is None else chosen - decide.MODULE_CHECKS
+        _onnx_route(report, module, folder, prof, limits, onnx_select, score, progress)
+        return report
+    finally:
+        remove(folder)
+
+
+def _new_report(path: Path, prof: Profile, limits: Limits) -> Report:
+    model: dict[str, Any] = {"path": str(path), "kind": "pytorch-zip", "sha256": None}
+    try:
+        model["file_bytes"] = path.stat().st_size
+        model["sha256"] = _sha256(path)
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    report = Report(model=model, profile=prof.to_dict())
+    report.isolation = {"threads": limits.threads, "breaches": []}
+    return report
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _unpack_and_measure(
+    path: Path, folder: Path, prof: Profile, limits: Limits, report: Report
+) -> dict[str, Any] | None:
+    """The child's figures, or None after recording a failed ``load``."""
+    try:
+        unpack(path, folder)
+    except UnpackError as exc:
+        decide.fail_load(report, prof, f"the zip was refused: {exc}")
+        return None
+    messages: dict[str, Any] = {}
+    outcome = run_isolated(
+        _body(folder, prof.input_size, limits.threads), limits, Phase.ANALYSIS,
+        lambda m: messages.__setitem__(m["kind"], m), Confinement(folder, preload=_PRELOAD),
+    )  # fmt: skip
+    report.isolation["confinement"] = list(messages.get("confined", {}).get("measures", []))
+    if not outcome.ok:
+        reason = _describe(outcome.phase, outcome.breach, outcome.reason, limits)
+        report.isolation["breaches"].append(
+            {"phase": outcome.phase.value, "breach": outcome.breach, "reason": reason}
+        )
+        messages.setdefault("breach", {"reason": reason})
+    imported = messages.get("import", {})
+    if not imported.get("ok"):
+        why = imported.get("reason") or messages["breach"]["reason"]
+        decide.fail_load(report, prof, str(why)[:400])
+        return None
+    return messages
+
+
+def _body(folder: Path, size: int, threads: int) -> Any:
+    def body(sender: Sender) -> None:
+        from validator.submission.module_job import run_module_job
+
+        run_module_job(sender, folder, size, threads)
+
+    return body
+
+
+def _describe(phase: Phase, breach: Breach | None, reason: str, limits: Limits) -> str:
+    """The breach in the words of this route (importing, running the module)."""
+    title = "importing model.py" if phase is Phase.ANALYSIS else "running the module"
+    field = f"limit_{phase.value}_s"
+    if breach is Breach.TIMEOUT:
+        return f"{title} stopped after {limits.seconds[phase]:g} s (profile {field})"
+    if breach is Breach.MEMORY:
+        gb = limits.memory_bytes / 1e9
+        return f"{title} exceeded the {gb:.3g} GB memory limit (profile limit_memory_bytes)"
+    detail = reason.split(": ", 1)[1] if ": " in reason else reason
+    return f"{title} ended the process ({detail})"
+
+
+def _onnx_route(
+    report: Report, module: dict[str, Any], folder: Path, prof: Profile, limits: Limits,
+    select: set[str] | None, score: bool | ScoreOptions, progress: Progress | None,
+) -> None:  # fmt: skip
+    """Every ONNX check and the score, on the exported graph; merged into ``report``."""
+    from validator.submission.module_job import EXPORT_NAME
+
+    exported = module.get("export", {})
+    if not exported.get("ok"):
+        reason = decide.export_failed(report, prof, module)
+        report.notes.append(f"ONNX checks and score skipped: {reason}")
+        return
+    graph = validate(folder / EXPORT_NAME, prof, select=select, threads=limits.threads,
+                     score=score, progress=progress)  # fmt: skip
+    decide.merge_onnx(report, graph, exported, prof)
+    report.notes.append(WHITEBOX_NOTE)
+
