@@ -21,12 +21,14 @@ measure the system refuses is skipped, never fatal. Linux-only; elsewhere only t
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib
 import os
 import resource
 import signal
 import site
 import sys
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,24 +70,23 @@ class Confinement:
         return measures
 
     def release(self, pid: int) -> None:
-        """Parent side, after the child was reaped: kill what is left in its cgroup, remove it."""
+        """Parent side, after the child was reaped: kill what is left in its cgroup (even
+        processes that left the child's process group), then remove the cgroup."""
         group = self.cgroup(pid)
-        if not group.is_dir():
-            return
-        for _ in range(50):
+        for _ in range(250):  # killed processes leave the cgroup once reaped: a few ms
+            if not group.is_dir():
+                return
             try:
                 tasks = [int(t) for t in (group / "cgroup.procs").read_text().split()]
             except (OSError, ValueError):
-                break
-            if not tasks:
-                break
+                tasks = []
             for task in tasks:
                 with contextlib.suppress(OSError):
                     os.kill(task, signal.SIGKILL)
             with contextlib.suppress(OSError):
-                os.waitpid(-1, os.WNOHANG)
-        with contextlib.suppress(OSError):
-            group.rmdir()
+                group.rmdir()
+                return
+            time.sleep(0.02)
 
     def _limits(self) -> list[str]:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -123,9 +124,11 @@ def _no_network() -> str:
     """A new network namespace holds only a loopback device that is down: no route anywhere."""
     flags = _CLONE_NEWNET if os.geteuid() == 0 else _CLONE_NEWNET | _CLONE_NEWUSER
     try:
-        os.unshare(flags)  # type: ignore[attr-defined,unused-ignore]
-    except (OSError, AttributeError) as exc:
-        return f"network: still reachable (no network namespace: {exc})"
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.unshare(ctypes.c_int(flags)) != 0:
+            raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+    except (OSError, AttributeError) as exc:  # AttributeError: no unshare in this libc
+        return f"network: not isolated (no network namespace: {exc})"
     return "network: none (a new, empty network namespace)"
 
 

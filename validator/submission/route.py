@@ -46,7 +46,10 @@ def is_zip_submission(path: str | Path) -> bool:
 
 def torch_available() -> bool:
     """True when the torch extra is installed (torch is not imported to find out)."""
-    return importlib.util.find_spec("torch") is not None
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def validate_zip(
