@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-PLAIN_CNN = '''
+PLAIN_CNN = """
 import os
 import numpy as np
 import torch
@@ -34,9 +34,9 @@ class Model(nn.Module):
 
     def forward(self, x):
         return self.fc(self.features(x))
-'''
+"""
 
-BIG = '''
+BIG = """
 import torch.nn as nn
 
 class Model(nn.Module):
@@ -50,9 +50,9 @@ class Model(nn.Module):
 
     def forward(self, x):
         return self.head(self.huge(self.wide(self.flat(self.pool(x)))))
-'''
+"""
 
-ENSEMBLE = '''
+ENSEMBLE = """
 import torch.nn as nn
 
 def member(width):
@@ -67,9 +67,9 @@ class Model(nn.Module):
 
     def forward(self, x):
         return (self.a(x) + self.b(x)) / 2
-'''
+"""
 
-RANDOMISED = '''
+RANDOMISED = """
 import torch
 import torch.nn as nn
 
@@ -81,26 +81,26 @@ class Model(nn.Module):
 
     def forward(self, x):
         return self.net(x + 0.05 * torch.randn_like(x))
-'''
+"""
 
-RAISES = '''
+RAISES = """
 raise RuntimeError("the weights file is missing")
-'''
+"""
 
-IMPORT_LOOP = '''
+IMPORT_LOOP = """
 while True:
     pass
-'''
+"""
 
-READ_PASSWD = '''
+READ_PASSWD = """
 SECRET = open("/etc/passwd").read()
-'''
+"""
 
-WRITE_OUTSIDE = '''
+WRITE_OUTSIDE = """
 open("/tmp/robust-validate-escape.txt", "w").write("escaped")
-'''
+"""
 
-FORK_BOMB = '''
+FORK_BOMB = """
 import os, time
 children = 0
 for _ in range(100000):
@@ -112,12 +112,12 @@ for _ in range(100000):
     except OSError:
         break
 raise RuntimeError(f"fork refused after {children} children")
-'''
+"""
 
-NETWORK = '''
+NETWORK = """
 import socket
 socket.create_connection(("1.1.1.1", 80), timeout=3)
-'''
+"""
 
 SOURCES = {
     "plain": PLAIN_CNN, "big": BIG, "ensemble": ENSEMBLE, "randomised": RANDOMISED,

@@ -13,4 +13,12 @@ from validator.sandbox.confine import Confinement
 from validator.sandbox.limits import Limits, usable_cores
 from validator.sandbox.session import Outcome, PhaseClock, run_isolated
 
-__all__ = ["Confinement", "Limits", "Outcome", "PhaseClock", "Sender", "run_isolated", "usable_cores"]
+__all__ = [
+    "Confinement",
+    "Limits",
+    "Outcome",
+    "PhaseClock",
+    "Sender",
+    "run_isolated",
+    "usable_cores",
+]

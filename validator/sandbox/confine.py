@@ -108,12 +108,14 @@ class Confinement:
             (group / "pids.max").write_text(str(self.max_processes))
             (group / "cgroup.procs").write_text(str(os.getpid()))
         except OSError as exc:
-            return f"processes: not capped (root is exempt from RLIMIT_NPROC; no pids cgroup: {exc})"
+            return (
+                f"processes: not capped (root is exempt from RLIMIT_NPROC; no pids cgroup: {exc})"
+            )
         return f"processes: at most {self.max_processes} (pids cgroup; root ignores RLIMIT_NPROC)"
 
 
 def _lower(which: int, value: int) -> None:
-    soft, hard = resource.getrlimit(which)
+    _soft, hard = resource.getrlimit(which)
     if hard != resource.RLIM_INFINITY:
         value = min(value, hard)
     with contextlib.suppress(ValueError, OSError):

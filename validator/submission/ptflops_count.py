@@ -55,16 +55,21 @@ def _norm(module: Any, inputs: tuple[Any, ...], output: Any) -> int:
 def _conv(module: Any, inputs: tuple[Any, ...], output: Any) -> int:
     batch = int(inputs[0].shape[0])
     positions = batch * _numel(output.shape[2:])
-    per_position = _numel(module.kernel_size) * module.in_channels
-    per_position *= module.out_channels // module.groups
-    bias = module.out_channels * positions if module.bias is not None else 0
+    out_channels = int(module.out_channels)
+    per_position = _numel(module.kernel_size) * int(module.in_channels)
+    per_position *= out_channels // int(module.groups)
+    bias = out_channels * positions if module.bias is not None else 0
     return per_position * positions + bias
 
 
 def _rnn_layer(module: Any, w_ih: Any, w_hh: Any, kind: str) -> int:
     flops = _numel(w_ih.shape) + _numel(w_hh.shape)
     hidden = int(module.hidden_size)
-    extra = {"rnn": hidden, "gru": hidden + 3 * hidden + 3 * hidden, "lstm": 4 * hidden + 6 * hidden}
+    extra = {
+        "rnn": hidden,
+        "gru": hidden + 3 * hidden + 3 * hidden,
+        "lstm": 4 * hidden + 6 * hidden,
+    }
     return flops + extra[kind]
 
 
@@ -117,17 +122,33 @@ _TABLE: dict[str, Hook] = {
     **dict.fromkeys(("ReLU", "PReLU", "ELU", "LeakyReLU", "ReLU6", "GELU"), _elementwise),
     **dict.fromkeys(
         (
-            "MaxPool1d", "AvgPool1d", "AvgPool2d", "MaxPool2d", "MaxPool3d", "AvgPool3d",
-            "AdaptiveMaxPool1d", "AdaptiveAvgPool1d", "AdaptiveMaxPool2d",
-            "AdaptiveAvgPool2d", "AdaptiveMaxPool3d", "AdaptiveAvgPool3d",
+            "MaxPool1d",
+            "AvgPool1d",
+            "AvgPool2d",
+            "MaxPool2d",
+            "MaxPool3d",
+            "AvgPool3d",
+            "AdaptiveMaxPool1d",
+            "AdaptiveAvgPool1d",
+            "AdaptiveMaxPool2d",
+            "AdaptiveAvgPool2d",
+            "AdaptiveMaxPool3d",
+            "AdaptiveAvgPool3d",
         ),
         _pool,
-    ),  # fmt: skip
+    ),
     **dict.fromkeys(
-        ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d",
-         "InstanceNorm3d", "GroupNorm"),
+        (
+            "BatchNorm1d",
+            "BatchNorm2d",
+            "BatchNorm3d",
+            "InstanceNorm1d",
+            "InstanceNorm2d",
+            "InstanceNorm3d",
+            "GroupNorm",
+        ),
         _norm,
-    ),  # fmt: skip
+    ),
     "Linear": _linear,
     "Upsample": _upsample,
     **dict.fromkeys(("RNN", "GRU", "LSTM"), _rnn),

@@ -28,8 +28,7 @@ from validator.submission.unpack import UnpackError, remove, unpack
 from validator.vocab import Breach, Phase
 
 TORCH_HINT = (
-    "a .zip is a PyTorch submission and needs the torch extra: "
-    "pip install 'robust-validate[torch]'"
+    "a .zip is a PyTorch submission and needs the torch extra: pip install 'robust-validate[torch]'"
 )
 WHITEBOX_NOTE = (
     "white-box attacks, when a suite has them, differentiate the PyTorch rendering of the "
@@ -170,4 +169,3 @@ def _onnx_route(
                      score=score, progress=progress)  # fmt: skip
     decide.merge_onnx(report, graph, exported, prof)
     report.notes.append(WHITEBOX_NOTE)
-

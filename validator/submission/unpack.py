@@ -69,10 +69,9 @@ def _check_member(member: zipfile.ZipInfo, limits: UnpackLimits) -> None:
     parts = PurePosixPath(name).parts
     if name.startswith("/") or "\\" in name or (parts and ":" in parts[0]) or ".." in parts:
         raise UnpackError(f"member {shown!r} points outside the folder (absolute or '..' path)")
-    kind = stat.S_IFMT(member.external_attr >> 16)  # 0: no Unix mode, or permissions only
-    if kind and kind not in (stat.S_IFREG, stat.S_IFDIR):
-        mode = member.external_attr >> 16
-        kind = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
+    file_type = stat.S_IFMT(member.external_attr >> 16)  # 0: no Unix mode, or permissions only
+    if file_type and file_type not in (stat.S_IFREG, stat.S_IFDIR):
+        kind = "a symbolic link" if file_type == stat.S_IFLNK else "not a regular file"
         raise UnpackError(f"member {shown!r} is {kind}; only files and folders are accepted")
     if member.flag_bits & 0x1:
         raise UnpackError(f"member {shown!r} is encrypted")
@@ -107,7 +106,9 @@ def _check_entry(folder: Path) -> None:
         return
     tops = [p for p in folder.iterdir() if p.is_dir() and (p / ENTRY).is_file()]
     if tops:
-        raise UnpackError(f"model.py is in the folder {tops[0].name!r}, not at the top; {REZIP_HINT}")
+        raise UnpackError(
+            f"model.py is in the folder {tops[0].name!r}, not at the top; {REZIP_HINT}"
+        )
     raise UnpackError(f"no model.py at the top level of the zip; {REZIP_HINT}")
 
 
