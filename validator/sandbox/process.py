@@ -119,8 +119,8 @@ def _run_child(
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         _limit(resource.RLIMIT_AS, memory_bytes)
         _limit(resource.RLIMIT_CORE, 0)
-        if confinement is not None:  # untrusted code: silence it, then confine it
-            _silence()
+        if confinement is not None:  # untrusted code: no terminal at all, then confined
+            _no_stdin()
             sender.send("confined", measures=confinement.enter())
         body(sender)
         code = EXIT_DONE
@@ -148,11 +148,10 @@ def _silence() -> None:
     os.close(null)
 
 
-def _silence() -> None:
-    """Untrusted code's prints must not reach the user's terminal (escape sequences)."""
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
+def _no_stdin() -> None:
+    """Untrusted code reads nothing from the user's terminal."""
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
     os.close(null)
 
 
