@@ -62,7 +62,7 @@ def test_toml_overrides_fields_and_severities(tmp_path: Path) -> None:
         ("max_params = true", "max_params", "needs a whole number, got True"),
         ("max_params = 0", "max_params", "0 is out of range 1.."),
         ("max_macs = inf", "max_macs", "needs a whole number, got inf"),
-        ("num_classes = -3", "num_classes", "out of range 2..100000"),
+        ("num_classes = -3", "num_classes", "out of range 1..100000"),
         ("input_size = 100000", "input_size", "out of range 8..2048"),
         ("tolerance = nan", "tolerance", "needs a finite number, got nan"),
         ("weight_clean = -0.1", "weight_clean", "out of range 0..1"),
