@@ -17,6 +17,7 @@ import onnx
 from onnx import numpy_helper
 
 from validator.graph.limits import (
+    INT64_MAX,
     MAX_FOLD_ELEMENTS,
     AnalysisLimit,
     Int64Overflow,
@@ -329,7 +330,10 @@ def _shape_value(
         return None
     dims = np.array(shape.dims, dtype=np.int64)
     if node.op_type == "Size":
-        return exact_integers(np.array(element_count(shape.dims)), np.dtype(np.int64))
+        count = element_count(shape.dims)
+        if count > INT64_MAX:
+            raise AnalysisLimit(f"Size of {node.input[0]!r} is {count}: it overflows int64")
+        return np.array(count, dtype=np.int64)
     start, end = int(attrs.get("start", 0)), attrs.get("end")
     return dims[start : int(end) if end is not None else None]
 
