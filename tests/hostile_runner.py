@@ -24,8 +24,9 @@ result = CliRunner().invoke(cli, args)
 exc = result.exception
 crash = None if exc is None or isinstance(exc, SystemExit) else repr(exc)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the sandbox's workers
 print(json.dumps({"exit": result.exit_code, "crash": crash, "output": result.output,
-                  "peak_kib": peak}))
+                  "peak_kib": peak, "children_peak_kib": children}))
 """
 MEMORY_CAP = 4 * 2**30  # bytes of address space; a case that needs more fails, loudly
 
@@ -37,7 +38,8 @@ class Outcome:
     exit: int | None
     crash: str | None
     output: str
-    peak_kib: int
+    peak_kib: int  # the process that ran the CLI
+    children_peak_kib: int = 0  # the largest of its child processes (isolated stages)
     hung: bool = False
     stderr: str = ""
 
@@ -66,7 +68,13 @@ def run_cli(args: list[str], timeout: float, cwd: Path | None = None) -> Outcome
         stderr = done.stderr.decode("utf-8", "replace")[-2000:]
         return Outcome(None, f"child died with status {done.returncode}", "", 0, stderr=stderr)
     report = json.loads(text[-1])
-    return Outcome(report["exit"], report["crash"], report["output"], report["peak_kib"])
+    return Outcome(
+        report["exit"],
+        report["crash"],
+        report["output"],
+        report["peak_kib"],
+        report["children_peak_kib"],
+    )
 
 
 def _env(root: Path) -> dict[str, str]:

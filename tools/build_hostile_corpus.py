@@ -56,8 +56,8 @@ def run(out: Path, case: Case, model: Path) -> str:
     seconds = time.monotonic() - started
     status = "HUNG" if outcome.hung else (outcome.crash or f"exit {outcome.exit}")
     return (
-        f"{case.id:34} {status:>8} (want {case.exit})  peak {outcome.peak_kib / 1024:7.1f} MiB"
-        f"  {seconds:5.1f} s"
+        f"{case.id:34} {status:>8} (want {case.exit})  peak {outcome.peak_kib / 1024:6.1f} MiB"
+        f"  children {outcome.children_peak_kib / 1024:6.1f} MiB  {seconds:5.1f} s"
     )
 
 
