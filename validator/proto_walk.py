@@ -54,18 +54,20 @@ def scan(root: Message) -> ModelScan:
         if message.DESCRIPTOR is _TENSOR:
             found.tensors.append(message)  # type: ignore[arg-type]
             continue  # a tensor holds no tensors; its strings are names and locations
+        children: list[Message] = []
         for fd, value in message.ListFields():
             kind = _KINDS.get(fd)
             if kind is None:
                 kind = _kind(fd)
             if kind == _MESSAGE:
-                stack.append(value)
+                children.append(value)
             elif kind == _MESSAGES:
-                stack.extend(value)
+                children.extend(value)
             elif kind == _STRING and type(value) is bytes:
                 found.invalid_text.append((message, fd.name, False))
             elif kind == _STRINGS and bytes in map(type, value):
                 found.invalid_text.append((message, fd.name, True))
+        stack.extend(reversed(children))  # depth first in file order: findings list it so
     for tensor in found.tensors:  # names and external data keys of tensors are text too
         _tensor_text(tensor, found)
     return found
