@@ -22,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from validator.findings import Finding, Report, Status, Verdict
+from validator.text import safe_text
 from validator.units import si
 
 _STYLE = {
@@ -50,20 +51,21 @@ def render_report(
     if quiet:
         for finding in report.findings:
             if finding.blocks or finding.is_warning:
-                line = f"{finding.id}: {finding.message}"
+                line = f"{finding.id}: {finding.message}"  # messages are escaped (findings)
                 console.print(Text(line, style=_STYLE[finding.status]))
     else:
         console.print(_checks_table(report))
         if report.score is not None:
             console.print(_score_table(report.score))
         for note in report.notes:
-            console.print(Text(f"note: {note}", style="yellow"))
+            console.print(Text(f"note: {safe_text(note)}", style="yellow"))
     console.print(summary_line(report, strict=strict))
 
 
 def _checks_table(report: Report) -> Table:
-    model = report.model.get("path", "?")
-    title = Text(f"robust-validate: {model} (profile {report.profile.get('name')})")
+    model = safe_text(report.model.get("path", "?"))
+    profile = safe_text(report.profile.get("name"))
+    title = Text(f"robust-validate: {model} (profile {profile})")
     table = Table(title=title)
     # Narrow figure columns leave the message most of an 80-column terminal; long words (paths)
     # fold only when they cannot fit a line of their own.
@@ -99,11 +101,11 @@ def _score_table(score: dict[str, Any]) -> Table:
     if score.get("task") == "detection":
         return _detection_table(score)
     # Dataset paths and set names are the user's: Text keeps them from being read as markup.
-    table = Table(title=Text(f"score on {score.get('dataset')}", style="italic"))
+    table = Table(title=Text(f"score on {safe_text(score.get('dataset'))}", style="italic"))
     for column in ("set", "kind", "images", "correct", "accuracy", "95% interval", "skipped"):
         table.add_column(column, justify="left" if column in ("set", "kind") else "right")
     for entry in score.get("sets", []):
-        name = Text(entry["name"])
+        name = Text(safe_text(entry["name"]))
         table.add_row(name, entry["kind"], *_tally_cells(entry), str(entry["skipped"]))
     attacked = score["attacked"]
     if attacked.get("sets", 0) > 1:
@@ -204,7 +206,7 @@ def _warned(findings: list[Finding]) -> list[str]:
 
 def print_error(console: Console, message: str) -> None:
     """A one-line error for usage problems (exit status 2)."""
-    console.print(Text(f"error: {message}", style="bold red"), soft_wrap=True)
+    console.print(Text(f"error: {safe_text(message)}", style="bold red"), soft_wrap=True)
 
 
 class _ImagesPerSecond(ProgressColumn):

@@ -30,6 +30,7 @@ from validator.errors import DataError, ValidatorError
 from validator.files import write_failed
 from validator.inference import Runner, RuntimeFailure, default_threads
 from validator.scoring import NO_PREDICTION, Tally, confidence, predict, tally
+from validator.text import safe_text
 
 DEFAULT_BATCH = 16  # enough to keep onnxruntime's kernels busy; ~10 MB of input at 224 x 224
 MAX_DECODE_WORKERS = 4
@@ -265,8 +266,8 @@ class PredictionsCsv:
     def _write(self, rows: Sequence[Prediction]) -> None:
         self._writer.writerows(
             (
-                r.image,
-                r.set_name,
+                safe_text(r.image),  # file names may be anything but UTF-8 text
+                safe_text(r.set_name),
                 r.label,
                 r.prediction,
                 "" if np.isnan(r.confidence) else f"{r.confidence:.6f}",

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from validator.text import safe_data, safe_text
+
 
 class Severity(str, enum.Enum):
     """How much a failed check matters: ``error`` fails the verdict, ``warning`` does not."""
@@ -58,7 +60,14 @@ class Finding:
     details: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "details", _frozen(self.details))
+        # Messages and evidence quote names from the model and paths from the disk: escaped
+        # here once, they are safe in every reporter (terminal, JSON, error lines).
+        object.__setattr__(self, "message", safe_text(self.message))
+        for name in ("measured", "limit"):
+            value = getattr(self, name)
+            if isinstance(value, (str, bytes)):
+                object.__setattr__(self, name, safe_text(value))
+        object.__setattr__(self, "details", _frozen(safe_data(dict(self.details or {}))))
 
     @property
     def blocks(self) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from validator.text import safe_text
+
 
 class ModelLoadError(Exception):
     """The file is not a model robust-validate can analyse; ``reason`` is one line for users."""
@@ -25,15 +27,10 @@ def os_reason(exc: BaseException) -> str:
     return one_line(exc, 120)
 
 
-def show(text: str, limit: int = 120) -> str:
+def show(text: str | bytes, limit: int = 120) -> str:
     """User-controlled text (paths, names) made safe for a one-line message: control
-    characters escaped, long strings shortened in the middle."""
-    if not text.isprintable():
-        text = repr(text)[1:-1]
-    if len(text) > limit:
-        half = (limit - 3) // 2
-        text = f"{text[:half]}...{text[-half:]}"
-    return text
+    characters escaped, long strings shortened in the middle (see validator.text)."""
+    return safe_text(text, limit)
 
 
 def quote(name: str) -> str:

@@ -18,7 +18,10 @@ from google.protobuf.message import DecodeError
 
 from validator.external_data import external_data_files
 from validator.load_errors import ModelLoadError, one_line, os_reason, quote, show
+from validator.model_limits import check_function_expansion, check_opset_imports
+from validator.proto_walk import iter_tensors, scan
 from validator.tensors import ELEMENT_BYTES, declared_elements, stored_bytes
+from validator.text import TextCollision, mend_model_text
 
 __all__ = ["LoadedModel", "ModelLoadError", "iter_graphs", "iter_tensors", "load_model"]
 
@@ -81,10 +84,13 @@ def load_model(path: str | Path) -> LoadedModel:
     proto = _parse(data)
     digest = _Digest(data)  # hashing 100 MB costs more than the checks: overlap them
     digest.start()
-    _check_structure(proto)
-    external = external_data_files(iter_tensors(proto), path.parent)
-    # The checker reads external data relative to the model's path, so it needs the path
-    # then; otherwise the bytes already read are five times faster than re-reading the file.
+    found = scan(proto)  # every tensor and string, wherever it lives
+    _mend_text(proto, found.invalid_text)
+    _check_structure(proto, found.tensors)
+    external = external_data_files(found.tensors, path.parent)
+    # The checker reads external data relative to the model's path (given bytes, relative to
+    # the current directory), so it needs the path then; otherwise the bytes already read are
+    # five times faster than re-reading the file.
     _run_checker(str(path) if external else data)
     return LoadedModel(path, proto, size, sum(external.values()), digest)
 
@@ -145,18 +151,27 @@ def _decode_reason(exc: BaseException) -> str:
     return f"not a valid ONNX protobuf: the file is corrupt or truncated ({detail})"
 
 
-def _check_structure(proto: onnx.ModelProto) -> None:
+def _mend_text(proto: onnx.ModelProto, invalid: list[tuple[object, str, bool]]) -> None:
+    try:
+        mend_model_text(proto, invalid)
+    except TextCollision as exc:
+        raise ModelLoadError(f"text that is not UTF-8: {exc}") from None
+
+
+def _check_structure(proto: onnx.ModelProto, tensors: list[onnx.TensorProto]) -> None:
+    check_opset_imports(proto)
     newest = onnx.defs.onnx_opset_version()
     for opset in proto.opset_import:
         if opset.domain in ("", "ai.onnx") and opset.version > newest:
             raise ModelLoadError(
                 f"opset {opset.version} is newer than any this onnx knows (newest {newest})"
             )
-    for graph, depth in iter_graphs(proto.graph):
+    for _, depth in iter_graphs(proto.graph):
         if depth > MAX_SUBGRAPH_DEPTH:
             raise ModelLoadError(f"subgraphs are nested more than {MAX_SUBGRAPH_DEPTH} deep")
-        for tensor in _graph_tensors(graph):
-            _check_tensor_size(tensor)
+    for tensor in tensors:
+        _check_tensor_size(tensor)
+    check_function_expansion(proto)
 
 
 def iter_graphs(graph: onnx.GraphProto) -> Iterator[tuple[onnx.GraphProto, int]]:
@@ -173,24 +188,6 @@ def iter_graphs(graph: onnx.GraphProto) -> Iterator[tuple[onnx.GraphProto, int]]
                     stack.append((attr.g, depth + 1))
                 elif attr.type == onnx.AttributeProto.GRAPHS:
                     stack.extend((g, depth + 1) for g in attr.graphs)
-
-
-def _graph_tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
-    yield from graph.initializer
-    for sparse in graph.sparse_initializer:
-        yield sparse.values
-    for node in graph.node:
-        for attr in node.attribute:
-            if attr.type == onnx.AttributeProto.TENSOR:
-                yield attr.t
-            elif attr.type == onnx.AttributeProto.TENSORS:
-                yield from attr.tensors
-
-
-def iter_tensors(proto: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
-    """Every tensor stored in the model: initializers and Constant values, in all subgraphs."""
-    for graph, _ in iter_graphs(proto.graph):
-        yield from _graph_tensors(graph)
 
 
 def _check_tensor_size(tensor: onnx.TensorProto) -> None:

@@ -26,6 +26,7 @@ from validator.config import Profile
 from validator.evaluation import ScoreOptions, ScoreTarget, add_score
 from validator.findings import Finding, Report, Status
 from validator.graph.breakdown import breakdown
+from validator.graph.limits import AnalysisLimit
 from validator.reporting import report_to_dict
 from validator.sandbox import Limits, PhaseClock, Sender
 from validator.vocab import CheckId, MacsConvention, Phase
@@ -140,6 +141,8 @@ def run_one(spec: CheckSpec, ctx: Context, report: Report) -> Finding:
         return result
     except Unavailable as exc:
         return ctx.verdict(spec.id, False, f"not evaluated: {exc.reason}")
+    except AnalysisLimit as exc:  # the model asked the analysis for too much: say what
+        return ctx.finding(spec.id, Status.ERROR, f"static analysis refused: {exc.reason}")
     except MemoryError:
         raise  # a breach of the memory limit: the parent pins it on this check
     except Exception as exc:  # a bug or an unforeseen model must not become a traceback

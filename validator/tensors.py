@@ -6,7 +6,9 @@ import math
 from collections.abc import Mapping
 from types import MappingProxyType
 
+import numpy as np
 import onnx
+from onnx import numpy_helper
 
 T = onnx.TensorProto
 
@@ -59,3 +61,12 @@ def stored_bytes(tensor: onnx.TensorProto) -> int | None:
         return None
     field, per_entry = entry
     return len(getattr(tensor, field)) * per_entry
+
+
+def inline_array(tensor: onnx.TensorProto) -> np.ndarray:
+    """The values stored in the model file itself. External data is refused (ValueError):
+    numpy_helper.to_array would read it relative to the current directory, not the model's
+    folder, so the analysis never reads it at all."""
+    if tensor.data_location == onnx.TensorProto.EXTERNAL:
+        raise ValueError(f"tensor {tensor.name!r} keeps its values in an external file")
+    return np.asarray(numpy_helper.to_array(tensor))

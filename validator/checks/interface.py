@@ -91,6 +91,18 @@ def check_output(ctx: Context) -> Finding:
             limit=1,
         )
     value = outputs[0]
+    declared = declared_dims(value)
+    bad = [(i, d) for i, d in enumerate(declared) if isinstance(d, int) and d <= 0]
+    if bad:  # no tensor has a zero or negative extent; onnxruntime would reject the output
+        where = "; ".join(f"dim {i} is {d}" for i, d in bad)
+        return ctx.verdict(
+            CheckId.OUTPUT,
+            False,
+            f"output {value.name!r} declares {' x '.join(map(str, declared))}: {where} "
+            "(every dim must be positive or symbolic)",
+            measured=str(declared),
+            details={"output": describe(value)},
+        )
     inferred = ctx.analysis.shapes.get(value.name)
     inferred_dims = inferred.dims if inferred is not None and inferred.known else None
     details = {"output": describe(value), "inferred_at_batch_1": inferred_dims}

@@ -11,14 +11,13 @@ import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import numpy as np
 import onnx
-from onnx import numpy_helper
 
 from validator.graph.index import GraphIndex, build_index
 from validator.graph.macs import Counts, NodeView, Unknown, count_node
 from validator.graph.params import ParamCount, count_params
 from validator.graph.shapes import ShapeMap, ShapeProbe, infer_shapes, make_skeleton
+from validator.tensors import inline_array
 from validator.vocab import MacsConvention
 
 CONVENTIONS = tuple(MacsConvention)
@@ -194,9 +193,9 @@ def _constant_int(index: GraphIndex, name: str) -> int | None:
         node = index.nodes[index.producer[name]]
         if node.op_type == "Constant":
             tensor = next((a.t for a in node.attribute if a.name == "value"), None)
-    if tensor is None:
+    if tensor is None or tensor.data_location == onnx.TensorProto.EXTERNAL:
         return None
-    value = np.asarray(numpy_helper.to_array(tensor)).reshape(-1)
+    value = inline_array(tensor).reshape(-1)
     return int(value[0]) if value.size == 1 else None
 
 

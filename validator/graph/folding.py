@@ -16,9 +16,18 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from validator.graph.limits import (
+    INT64_MAX,
+    MAX_FOLD_ELEMENTS,
+    AnalysisLimit,
+    Int64Overflow,
+    element_count,
+    exact_integers,
+)
 from validator.graph.shapes import ShapeMap, TensorShape, value_shape
+from validator.tensors import inline_array
 
-MAX_ELEMENTS = 4096  # fold only shape-sized tensors; weights never pass through here
+MAX_ELEMENTS = MAX_FOLD_ELEMENTS
 Values = dict[str, np.ndarray]
 Evaluator = Callable[[Sequence[np.ndarray | None], dict[str, Any]], np.ndarray | None]
 
@@ -70,6 +79,7 @@ def _cast(x: Sequence[np.ndarray | None], attrs: dict[str, Any]) -> np.ndarray:
 
 def _gather(x: Sequence[np.ndarray | None], attrs: dict[str, Any]) -> np.ndarray:
     assert x[0] is not None and x[1] is not None
+    _small([x[1].size, *x[0].shape[1:]])  # indices x the rest of a row
     return np.take(x[0], x[1].astype(np.int64), axis=int(attrs.get("axis", 0)))
 
 
@@ -91,19 +101,28 @@ def _constant_of_shape(x: Sequence[np.ndarray | None], attrs: dict[str, Any]) ->
     assert x[0] is not None
     _small([int(d) for d in x[0].reshape(-1)])
     value = attrs.get("value")
-    fill = (
-        numpy_helper.to_array(value).reshape(-1) if value is not None else np.zeros(1, np.float32)
-    )
+    fill = inline_array(value).reshape(-1) if value is not None else np.zeros(1, np.float32)
     return np.full([int(d) for d in x[0].reshape(-1)], fill[0], dtype=fill.dtype)
 
 
-def _binary(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Evaluator:
+def _binary(fn: Callable[[np.ndarray, np.ndarray], np.ndarray], exact: bool = False) -> Evaluator:
+    """An element-wise op; ``exact``: integer results are computed with Python ints and an
+    overflow of the integer type is an error (numpy would wrap 2**62 * 4 around to 0)."""
+
     def run(x: Sequence[np.ndarray | None], attrs: dict[str, Any]) -> np.ndarray:
-        assert x[0] is not None and x[1] is not None
-        _small(np.broadcast_shapes(x[0].shape, x[1].shape))  # refuse before computing
-        return np.asarray(fn(x[0], x[1]))
+        a, b = x[0], x[1]
+        assert a is not None and b is not None
+        _small(np.broadcast_shapes(a.shape, b.shape))  # refuse before computing
+        if exact and _integer(a) and _integer(b):
+            dtype = np.result_type(a, b)
+            return exact_integers(fn(a.astype(object), b.astype(object)), dtype)
+        return np.asarray(fn(a, b))
 
     return run
+
+
+def _integer(value: np.ndarray) -> bool:
+    return bool(np.issubdtype(value.dtype, np.integer))
 
 
 def _unary(fn: Callable[[np.ndarray], np.ndarray]) -> Evaluator:
@@ -121,13 +140,19 @@ def _where(x: Sequence[np.ndarray | None], attrs: dict[str, Any]) -> np.ndarray:
 
 
 def _concat(x: Sequence[np.ndarray | None], attrs: dict[str, Any]) -> np.ndarray:
+    if sum(np.asarray(v).size for v in x) > MAX_ELEMENTS:
+        raise ValueError("too large to fold")
     return np.concatenate([np.asarray(v) for v in x], axis=int(attrs.get("axis", 0)))
 
 
 def _range(x: Sequence[np.ndarray | None], attrs: dict[str, Any]) -> np.ndarray:
     assert x[0] is not None and x[1] is not None and x[2] is not None
     start, limit, delta = x[0].item(), x[1].item(), x[2].item()
-    _small([max(0, int(np.ceil((limit - start) / delta))) if delta else MAX_ELEMENTS + 1])
+    if not delta or not all(np.isfinite([start, limit, delta])):
+        raise ValueError("an endless range")
+    span = limit - start  # Python numbers: exact for integers, no wrap-around
+    count = -(-span // delta) if isinstance(span, int) and isinstance(delta, int) else None
+    _small([max(0, count if count is not None else int(np.ceil(span / delta)))])
     return np.arange(start, limit, delta, dtype=x[0].dtype)
 
 
@@ -147,7 +172,9 @@ def _transpose(x: Sequence[np.ndarray | None], attrs: dict[str, Any]) -> np.ndar
 def _tile(x: Sequence[np.ndarray | None], attrs: dict[str, Any]) -> np.ndarray:
     assert x[0] is not None and x[1] is not None
     reps = [int(r) for r in x[1].reshape(-1)]
-    _small([a * b for a, b in zip(x[0].shape, reps, strict=False)])
+    rank = max(len(reps), x[0].ndim)  # numpy pads the shorter of the two with leading 1s
+    shape = [1] * (rank - x[0].ndim) + list(x[0].shape)
+    _small([a * b for a, b in zip(shape, [1] * (rank - len(reps)) + reps, strict=True)])
     return np.tile(x[0], reps)
 
 
@@ -155,6 +182,14 @@ def _flatten(x: Sequence[np.ndarray | None], attrs: dict[str, Any]) -> np.ndarra
     assert x[0] is not None
     axis = int(attrs.get("axis", 1)) % max(1, x[0].ndim)
     return x[0].reshape(int(np.prod(x[0].shape[:axis])), -1)
+
+
+def _reduce_prod(data: np.ndarray | None, keepdims: bool) -> np.ndarray:
+    assert data is not None
+    if _integer(data):
+        product = exact_integers(np.array(element_count(data.reshape(-1))), data.dtype)
+        return product.reshape([1] * data.ndim) if keepdims else product
+    return np.asarray(np.prod(data, keepdims=keepdims))
 
 
 EVALUATORS: Mapping[str, Evaluator] = MappingProxyType(
@@ -174,9 +209,9 @@ EVALUATORS: Mapping[str, Evaluator] = MappingProxyType(
         "Range": _range,
         "Expand": _expand,
         "Where": _where,
-        "Add": _binary(np.add),
-        "Sub": _binary(np.subtract),
-        "Mul": _binary(np.multiply),
+        "Add": _binary(np.add, exact=True),
+        "Sub": _binary(np.subtract, exact=True),
+        "Mul": _binary(np.multiply, exact=True),
         "Div": _binary(_int_div),
         "Mod": _binary(np.fmod),
         "Min": _binary(np.minimum),
@@ -192,7 +227,7 @@ EVALUATORS: Mapping[str, Evaluator] = MappingProxyType(
         "Floor": _unary(np.floor),
         "Ceil": _unary(np.ceil),
         "Sqrt": _unary(np.sqrt),
-        "ReduceProd": lambda x, a: np.prod(np.asarray(x[0]), keepdims=bool(a.get("keepdims", 1))),
+        "ReduceProd": lambda x, a: _reduce_prod(x[0], bool(a.get("keepdims", 1))),
     }
 )
 
@@ -208,8 +243,8 @@ def complete_shapes(
     shapes = dict(shapes)
     values: Values = {}
     for tensor in graph.initializer:
-        if _elements(tensor.dims) <= MAX_ELEMENTS:
-            values[tensor.name] = numpy_helper.to_array(tensor)
+        if _elements(tensor.dims) <= MAX_ELEMENTS and not _external(tensor):
+            values[tensor.name] = inline_array(tensor)
     version = {o.domain or "": o.version for o in opsets}
     for node in graph.node:  # exported graphs are topologically sorted (checker enforces it)
         if node.op_type == "Loop":  # ONNX drops loop-carried shapes: infer the body alone
@@ -265,7 +300,9 @@ def _evaluate(node: onnx.NodeProto, values: Values, shapes: ShapeMap) -> np.ndar
     attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
     if node.op_type == "Constant":
         tensor = attrs.get("value")
-        return numpy_helper.to_array(tensor) if isinstance(tensor, onnx.TensorProto) else None
+        if not isinstance(tensor, onnx.TensorProto) or _external(tensor):
+            return None
+        return inline_array(tensor) if _elements(tensor.dims) <= MAX_ELEMENTS else None
     if node.op_type in ("Shape", "Size"):
         return _shape_value(node, attrs, shapes)
     evaluator = EVALUATORS.get(node.op_type)
@@ -276,6 +313,11 @@ def _evaluate(node: onnx.NodeProto, values: Values, shapes: ShapeMap) -> np.ndar
         return None
     try:
         return np.asarray(evaluator(inputs, attrs))
+    except Int64Overflow as exc:  # a wrapped-around number would become a wrong shape
+        name = node.name or node.output[0]
+        raise AnalysisLimit(
+            f"shape arithmetic overflows int64 at {node.op_type} node {name!r} ({exc})"
+        ) from None
     except Exception:  # an op variant we do not model: leave the value unknown
         return None
 
@@ -288,9 +330,16 @@ def _shape_value(
         return None
     dims = np.array(shape.dims, dtype=np.int64)
     if node.op_type == "Size":
-        return np.array(int(np.prod(dims)), dtype=np.int64)
+        count = element_count(shape.dims)
+        if count > INT64_MAX:
+            raise AnalysisLimit(f"Size of {node.input[0]!r} is {count}: it overflows int64")
+        return np.array(count, dtype=np.int64)
     start, end = int(attrs.get("start", 0)), attrs.get("end")
     return dims[start : int(end) if end is not None else None]
+
+
+def _external(tensor: onnx.TensorProto) -> bool:
+    return tensor.data_location == onnx.TensorProto.EXTERNAL
 
 
 def _elements(dims: Sequence[int]) -> int:

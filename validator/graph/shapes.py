@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import onnx
 
+from validator.graph.limits import INT64_MAX, AnalysisLimit, element_count
 from validator.model import iter_graphs
 from validator.tensors import FLOAT_TYPES
 
@@ -95,7 +96,19 @@ def infer_shapes(
         missing = _unknown(inferred.graph, shapes)
         if probe is not None and missing:
             _fill_from_probe(bound.graph, shapes, missing, probe, notes)
+    _refuse_uncountable(shapes)
     return shapes
+
+
+def _refuse_uncountable(shapes: ShapeMap) -> None:
+    """A tensor with more elements than int64 can count is an error, not a figure."""
+    for name, shape in shapes.items():
+        if shape.known and element_count(shape.dims or ()) > INT64_MAX:
+            dims = " x ".join(str(d) for d in shape.dims or ())
+            raise AnalysisLimit(
+                f"tensor {name!r} would have {dims} elements: more than int64 can count "
+                "(shape arithmetic overflows int64)"
+            )
 
 
 def _unknown(graph: onnx.GraphProto, shapes: ShapeMap) -> list[str]:
@@ -192,7 +205,9 @@ def value_shape(type_proto: onnx.TypeProto) -> TensorShape | None:
     tensor_type = type_proto.tensor_type
     if not tensor_type.HasField("shape"):
         return TensorShape(tensor_type.elem_type, None)
+    # A negative extent can only be a wrapped-around or made-up number: unknown, not a size.
     dims = tuple(
-        int(d.dim_value) if d.HasField("dim_value") else None for d in tensor_type.shape.dim
+        int(d.dim_value) if d.HasField("dim_value") and d.dim_value >= 0 else None
+        for d in tensor_type.shape.dim
     )
     return TensorShape(tensor_type.elem_type, dims)

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from validator.findings import Finding, Report, Severity, Status
+from validator.text import safe_text
 
 SCHEMA_VERSION = 1
 TOOL_NAME = "robust-validate"
@@ -39,7 +40,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "checks": [finding_to_dict(f) for f in report.findings],
         "measurements": _plain(report.measurements),
         "score": _plain(report.score) if report.score is not None else None,
-        "notes": list(report.notes),
+        "notes": _plain(list(report.notes)),
         "isolation": _plain(report.isolation),
     }
 
@@ -77,8 +78,10 @@ def report_to_json(report: Report) -> str:
 
 def _plain(value: Any) -> Any:
     """Mappings, enums and numpy scalars to JSON-native types."""
+    if isinstance(value, (str, bytes)):
+        return safe_text(value)  # paths and names: escaped, and never a surrogate or bytes
     if isinstance(value, Mapping):
-        return {str(getattr(k, "value", k)): _plain(v) for k, v in value.items()}
+        return {safe_text(getattr(k, "value", k)): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if hasattr(value, "value") and not isinstance(value, (int, float, str)):
