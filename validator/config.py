@@ -52,6 +52,7 @@ DEFAULT_SEVERITY: Mapping[CheckId, Severity] = MappingProxyType(
         CheckId.TORCH_TRAINABLE: Severity.ERROR,
         CheckId.TORCH_COMPAT: Severity.WARNING,
         CheckId.EXPORT: Severity.WARNING,
+        CheckId.PLATFORM_CONVERSION: Severity.WARNING,
     }
 )
 

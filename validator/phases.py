@@ -21,6 +21,7 @@ from validator.checks.compat import default_opset
 from validator.checks.context import Context, Unavailable
 from validator.checks.ensemble import ensemble_measurement
 from validator.checks.interface import describe
+from validator.checks.platform_conversion import macs_measurement
 from validator.checks.registry import CheckSpec
 from validator.config import Profile
 from validator.evaluation import ScoreOptions, ScoreTarget, add_score
@@ -29,7 +30,7 @@ from validator.graph.breakdown import breakdown
 from validator.graph.limits import AnalysisLimit
 from validator.reporting import report_to_dict
 from validator.sandbox import Limits, PhaseClock, Sender
-from validator.vocab import CheckId, MacsConvention, Phase
+from validator.vocab import CheckId, Phase
 
 ORDER = (Phase.ANALYSIS, Phase.RUNTIME, Phase.SCORING)
 STAGE_PHASE = {Stage.STATIC: Phase.ANALYSIS, Stage.RUNTIME: Phase.RUNTIME}
@@ -163,7 +164,7 @@ def measurements(ctx: Context, report: Report) -> dict[str, Any]:
     ensemble = report.get(CheckId.ENSEMBLE.value)
     return {
         "params": analysis.params.total,
-        "macs": {c.value: analysis.macs.total[c] for c in MacsConvention},
+        "macs": macs_measurement(ctx),
         "macs_unit": "multiply-accumulates per 3x224x224 image at batch 1",
         "opset": default_opset(ctx),
         "input": describe(index.inputs[0]) if len(index.inputs) == 1 else None,

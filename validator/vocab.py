@@ -31,6 +31,7 @@ class CheckId(str, enum.Enum):
     TORCH_TRAINABLE = "torch-trainable"  # at least one (DistributedDataParallel needs one)
     TORCH_COMPAT = "torch-compat"  # modules torch 1.5 (the official environment) lacks
     EXPORT = "export"  # the module exported to ONNX, so the ONNX checks could run on it
+    PLATFORM_CONVERSION = "platform-conversion"  # the organizers' converter can convert the file
 
 
 class ChannelOrder(str, enum.Enum):
@@ -46,6 +47,7 @@ class MacsConvention(str, enum.Enum):
     PTFLOPS = "ptflops"  # the official checker: ptflops 0.6.8 module hooks
     TORCHVISION = "torchvision"  # multiplies of Conv/Gemm/MatMul only, as torchvision's tables
     FULL = "full"  # every node
+    PLATFORM = "platform"  # the organizers' ONNX route: their converter, then ptflops 0.6.8
 
 
 class ResizeMode(str, enum.Enum):

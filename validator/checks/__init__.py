@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from validator.checks import budget, compat, interface, precision, runtime
+from validator.checks import budget, compat, interface, platform_conversion, precision, runtime
 from validator.checks import ensemble as ensemble
 from validator.checks.loading import check_load
 from validator.checks.registry import CHECKS, CheckSpec, Stage
@@ -15,6 +15,7 @@ __all__ = [
     "check_load",
     "compat",
     "interface",
+    "platform_conversion",
     "precision",
     "runtime",
 ]

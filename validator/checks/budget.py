@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from validator.checks.context import Context
+from validator.checks.platform_conversion import macs_measurement, platform_note
 from validator.checks.registry import Stage, register
 from validator.findings import Finding, Status
 from validator.graph.analysis import top_ops
@@ -50,6 +51,9 @@ def check_file_size(ctx: Context) -> Finding:
 def check_flops(ctx: Context) -> Finding:
     tally, convention = ctx.analysis.macs, ctx.profile.macs_convention
     macs, limit = tally.total[convention], ctx.profile.max_macs
+    if convention is MacsConvention.PLATFORM and ctx.platform.macs is None:
+        message = "no platform figure: the organizers' converter cannot convert this model"
+        return ctx.finding(CheckId.FLOPS, Status.ERROR, message, _flops_details(ctx, []))
     ok = macs < limit  # the official checker tests flops < 5e9
     message = (
         f"{si(macs)} multiply-adds ({convention.value} convention, batch 1, "
@@ -62,6 +66,8 @@ def check_flops(ctx: Context) -> Finding:
         message += "; heaviest nodes: " + ", ".join(
             f"{name} {si(n)}" for name, n in tally.top_nodes(convention)[:3]
         )
+    if convention is not MacsConvention.PLATFORM:
+        message += f"; {platform_note(ctx)}"
     notes = list(tally.notes) + _scaling_note(ctx)
     details = _flops_details(ctx, notes)
     heavy_unknown = [n for n in tally.uncounted if n.rsplit(" (", 1)[-1][:-1] in _MATRIX_OPS]
@@ -85,7 +91,7 @@ def _flops_details(ctx: Context, notes: list[str]) -> dict[str, object]:
     }
     return {
         "convention": ctx.profile.macs_convention.value,
-        "macs": {c.value: tally.total[c] for c in MacsConvention},
+        "macs": macs_measurement(ctx),
         "by_op": by_op,
         "heaviest_nodes": dict(tally.top_nodes(ctx.profile.macs_convention)),
         "uncounted_nodes": tally.uncounted[:50],

@@ -17,10 +17,11 @@ from validator.config import Profile
 from validator.data.samples import SampleImages, sample_images
 from validator.findings import Finding, Severity, Status
 from validator.graph.analysis import GraphAnalysis, MacTally, analyse, macs_at_batch
+from validator.graph.platform_rules import PlatformPrediction, predict_platform
 from validator.inference import Runner
 from validator.model import LoadedModel
 from validator.shape_probe import RuntimeShapeProbe
-from validator.vocab import CheckId
+from validator.vocab import CheckId, MacsConvention
 
 T = TypeVar("T")
 EvidenceObserver = Callable[[str, bool], None]
@@ -91,6 +92,12 @@ class Context:
         """Shapes, multiply-adds and parameters at batch 1."""
         probe = RuntimeShapeProbe(self.model, self.threads)  # used only if static shapes have gaps
         return analyse(self.model.proto, batch=1, size=self.profile.input_size, probe=probe)
+
+    @cached_property
+    def platform(self) -> PlatformPrediction:
+        """What the organizers' ONNX route (converter + ptflops 0.6.8) makes of this file."""
+        macs = self.analysis.macs.total[MacsConvention.PLATFORM]
+        return predict_platform(self.analysis.index, macs)
 
     @cached_property
     def batch_is_symbolic(self) -> bool:

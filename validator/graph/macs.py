@@ -10,6 +10,8 @@
   included (the figures in torchvision's model tables).
 ``full``: every node: matrix ops with their bias, norms 2 per element, every other computing node
   1 per output element (reductions and pooling 1 per input element); pure data movement is free.
+``platform``: what the organizers' ONNX-to-PyTorch converter turns into counted modules
+  (validator/graph/platform.py); whether it converts at all is decided over the whole graph.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 import onnx
 
+from validator.graph.platform import platform_node_macs
 from validator.graph.shapes import TensorShape
 from validator.vocab import MacsConvention
 
@@ -237,6 +240,12 @@ _REDUCTIONS = frozenset({
 
 def count_node(view: NodeView) -> Counts:
     """Multiply-adds of one node under every convention; raises Unknown for missing shapes."""
+    counts = _count_local(view)
+    counts[MacsConvention.PLATFORM] = platform_node_macs(view)
+    return counts
+
+
+def _count_local(view: NodeView) -> Counts:
     op = view.node.op_type
     rule = RULES.get(op)
     if rule is not None:
