@@ -6,8 +6,9 @@ torch (CPU), ptflops==0.6.8, onnx, onnxruntime and sympy. This script then, per 
 
 1. restores the golden fixtures' stripped weights as zero initializers (tests/golden_weights.py),
 2. runs the helper's ``onnx/onnx_pytorch/code_gen.py`` on it, from a scratch copy to which only
-   import fixes are applied (``onnx.mapping`` is gone from current onnx; the generated model
-   imports torchvision, which it never uses, so an empty stand-in module is put on the path),
+   import and version fixes are applied (``onnx.mapping`` is gone from current onnx; attributes
+   without a default are skipped as onnx 1.11 made it do; the generated model imports
+   torchvision, which it never uses, so an empty stand-in module is put on the path),
 3. loads the generated ``Model`` the way ``torch/check_model.py`` does (``Model().float()``) and
    calls ``ptflops.get_model_complexity_info(model, (3, 224, 224), as_strings=False,
    print_per_layer_stat=False)``, then runs a 1x3x224x224 zero batch and checks numel == 100,
@@ -43,6 +44,13 @@ _MAPPING_FIX = (
     "from onnx._mapping import TENSOR_TYPE_MAP as _MAP\n"
     "TENSOR_TYPE_TO_NP_TYPE = {k: v.np_dtype for k, v in _MAP.items()}"
 )
+# onnx 1.11 (the platform's) raised on an attribute without a default and the converter skipped
+# it; current onnx returns None, which the converter then reads as a value ("pads": None).
+_DEFAULT_LINE = "          self.attr_default[a] = default_value"
+_DEFAULT_FIX = (
+    "          if i.default_value.type:  # onnx 1.11 behaviour\n"
+    "            self.attr_default[a] = default_value"
+)
 _MEASURE = """
 import json, sys, torch
 sys.path.append(sys.argv[1])
@@ -57,7 +65,7 @@ result.update(flops=int(flops), params=int(params))
 model.eval()
 with torch.no_grad():
     out = model(torch.zeros(1, 3, 224, 224))
-result["numel_ok"] = hasattr(out, "numel") and out.numel() == 100
+result["output_numel"] = int(out.numel()) if hasattr(out, "numel") else None
 print("RESULT " + json.dumps(result))
 """
 
@@ -69,8 +77,9 @@ def prepare_converter(helper: Path, work: Path) -> Path:
     shutil.copytree(helper / "onnx" / "onnx_pytorch", target)
     for path in target.rglob("*.py"):
         text = path.read_text()
-        if _MAPPING_IMPORT in text:
-            path.write_text(text.replace(_MAPPING_IMPORT, _MAPPING_FIX))
+        fixed = text.replace(_MAPPING_IMPORT, _MAPPING_FIX).replace(_DEFAULT_LINE, _DEFAULT_FIX)
+        if fixed != text:
+            path.write_text(fixed)
     stub = work / "stubs" / "torchvision"
     stub.mkdir(parents=True, exist_ok=True)
     (stub / "__init__.py").write_text("")

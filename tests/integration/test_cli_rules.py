@@ -72,7 +72,7 @@ def test_json_follows_the_report_contract(tmp_path: Path) -> None:
     assert len(report["model"]["sha256"]) == 64
     assert report["profile"]["max_macs"] == 5_000_000_000
     measurements = report["measurements"]
-    assert set(measurements["macs"]) == {"ptflops", "torchvision", "full"}
+    assert set(measurements["macs"]) == {"ptflops", "torchvision", "full", "platform"}
     assert measurements["input"] == {
         "name": "input",
         "shape": ["N", 3, 224, 224],
@@ -80,6 +80,31 @@ def test_json_follows_the_report_contract(tmp_path: Path) -> None:
     }
     flops = next(c for c in report["checks"] if c["id"] == "flops")
     assert flops["limit"] == 5_000_000_000 and flops["details"]["by_op"]["Conv"]["nodes"] == 1
+
+
+def test_platform_route_is_reported_beside_the_profile_convention(tmp_path: Path) -> None:
+    model = builders.classifier(opset=17)  # HardSwish needs opset >= 14
+    path = builders.save(model, tmp_path, "ok.onnx")
+    code, out = run(str(path), "--checks", "flops,platform-conversion", "--json", "-")
+    report = json.loads(out)
+    checks = {c["id"]: c for c in report["checks"]}
+    assert code == 0 and checks["platform-conversion"]["status"] == "pass"
+    assert "platform (ONNX route) figure" in checks["flops"]["message"]
+    assert report["measurements"]["macs"]["platform"] is not None
+
+    hard = onnx.helper.make_node("HardSwish", [model.graph.output[0].name], ["hs"], name="hs")
+    model.graph.node.append(hard)
+    model.graph.output[0].name = "hs"
+    path = builders.save(model, tmp_path, "hardswish.onnx")
+    code, out = run(str(path), "--checks", "flops,platform-conversion", "--json", "-")
+    report = json.loads(out)
+    checks = {c["id"]: c for c in report["checks"]}
+    assert code == 0 and checks["platform-conversion"]["status"] == "warn"
+    assert (
+        "no converter for HardSwish at hs: replace Hardswish"
+        in (checks["platform-conversion"]["message"])
+    )
+    assert report["measurements"]["macs"]["platform"] is None
 
 
 def test_strict_turns_a_warning_into_exit_1(tmp_path: Path) -> None:
