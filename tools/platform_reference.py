@@ -123,7 +123,8 @@ def ours(model: onnx.ModelProto) -> dict[str, object]:
 
 
 def table(rows: list[dict[str, object]]) -> str:
-    """Markdown: model, official figure, ours, diff %, convert yes/no for both."""
+    """Markdown: model, official figure, ours, diff %, convert yes/no for both (official: the
+    converted model loads and ptflops returns a figure)."""
     head = (
         "| model | official MACs | ours (platform) | diff % | converts (official / ours) "
         "| official failure | our blockers |\n| --- | ---: | ---: | ---: | --- | --- | --- |\n"
@@ -136,7 +137,7 @@ def table(rows: list[dict[str, object]]) -> str:
         body.append(
             f"| {r['model']} | {figure if figure is not None else '-'} "
             f"| {us['macs'] if us['converts'] else 'null'} | {diff} "  # type: ignore[index]
-            f"| {'yes' if off['converts'] else 'no'} / {'yes' if us['converts'] else 'no'} "  # type: ignore[index]
+            f"| {'yes' if figure is not None else 'no'} / {'yes' if us['converts'] else 'no'} "
             f"| {off.get('error') or off.get('checker_error') or ''} "  # type: ignore[union-attr]
             f"| {'; '.join(us['blockers'])[:300]} |"  # type: ignore[index,arg-type]
         )
