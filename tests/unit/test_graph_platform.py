@@ -130,10 +130,19 @@ def test_fixes_are_given_where_one_exists() -> None:
 
 
 def test_integer_parameters_read_by_forward_are_flagged() -> None:
-    shape = {"shape": np.array([1, -1], np.int64)}
+    shape = {"shape": np.array([0, -1], np.int64)}
     nodes = [CONV, helper.make_node("Reshape", ["c", "shape"], ["y"], name="flat")]
     constructs = _blockers(_graph(nodes, W | shape))
     assert any(c.startswith("non-float tensors kept as parameters") for c in constructs)
+    assert not any(c.startswith("Reshape fixes the batch") for c in constructs)
+
+
+def test_a_reshape_fixing_a_dynamic_batch_is_flagged() -> None:
+    nodes = [CONV, helper.make_node("Reshape", ["c", "shape"], ["y"], name="flat")]
+    model = _graph(nodes, W | {"shape": np.array([1, -1], np.int64)})
+    model.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "N"
+    constructs = _blockers(model)
+    assert any(c.startswith("Reshape fixes the batch") for c in constructs)
 
 
 def test_a_plain_cnn_converts_and_keeps_its_figure() -> None:

@@ -20,6 +20,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from onnx import numpy_helper
+
 from validator.graph.index import GraphIndex
 from validator.graph.platform import CONVERTIBLE_OPS
 from validator.tensors import FLOAT_TYPES
@@ -127,8 +129,29 @@ def find_blockers(index: GraphIndex) -> list[Blocker]:
             module_names[attr] = name
         if node.op_type == "Constant":
             known.update(o for o in node.output if o)
+    _check_fixed_batch_reshape(found, index)
     _check_checker(found, index)
     return found.blockers()
+
+
+def _check_fixed_batch_reshape(found: _Collector, index: GraphIndex) -> None:
+    """The converter rewrites symbolic dims to -1 and runs onnxruntime's symbolic shape inference,
+    which asserts when a Reshape's constant shape fixes the batch (-1 merged with 1): without
+    shapes, the first Conv, pool or norm generator after it stops."""
+    dims = index.inputs[0].type.tensor_type.shape.dim if index.inputs else []
+    if not dims or (dims[0].HasField("dim_value") and dims[0].dim_value > 0):
+        return
+    for position, node in enumerate(index.nodes):
+        shape = index.initializers.get(node.input[1]) if node.op_type == "Reshape" else None
+        if shape is None or shape.data_type != 7 or not shape.dims or shape.dims[0] < 2:
+            continue
+        if int(numpy_helper.to_array(shape)[0]) > 0:
+            found.add(
+                "Reshape fixes the batch while the input's batch is dynamic (the converter's "
+                "shape inference fails)",
+                index.node_name(position),
+                "flatten with torch.flatten(x, 1) or x.view(x.size(0), -1)",
+            )
 
 
 _RENAME = "give nodes and tensors unique names made of letters, digits and underscores"
