@@ -19,6 +19,7 @@ import click
 
 from validator import __version__
 from validator.attack_cli import attack_command
+from validator.batch_cli import batch_command
 from validator.console import make_console, print_error, progress_bars, render_report
 from validator.errors import UsageError, ValidatorError
 from validator.evaluation import scoring_options
@@ -164,6 +165,7 @@ def check_command(
 
 cli.add_command(attack_command)
 cli.add_command(reference_command)
+cli.add_command(batch_command)
 
 
 def _check_ids(select: str | None) -> list[str] | None:

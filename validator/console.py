@@ -327,3 +327,58 @@ def progress_bars(
         yield bars
     finally:
         bars.close()
+
+
+class BatchDisplay:
+    """One live line for a batch run: done of total, failed, running, time left
+    (implements validator.batch.BatchProgress)."""
+
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(
+            TextColumn("batch"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[failed]} failed, {task.fields[running]} running"),
+            TimeRemainingColumn(),
+            console=console,
+        )
+        self._task: TaskID | None = None
+
+    def update(self, done: int, failed: int, running: int, total: int) -> None:
+        """Redraw with the current counts."""
+        if self._task is None:
+            self._progress.start()
+            self._task = self._progress.add_task("batch", total=total, completed=done,
+                                                 failed=failed, running=running)  # fmt: skip
+        self._progress.update(
+            self._task, total=total, completed=done, failed=failed, running=running
+        )
+
+    def close(self) -> None:
+        """Stop redrawing (the last state stays on screen)."""
+        self._progress.stop()
+
+
+@contextmanager
+def batch_display(enabled: bool = True) -> Iterator[BatchDisplay | None]:
+    """The batch's live display on stderr when it is a terminal and ``enabled``; else None."""
+    console = make_console(stderr=True)
+    if not enabled or not console.is_terminal:
+        yield None
+        return
+    display = BatchDisplay(console)
+    try:
+        yield display
+    finally:
+        display.close()
+
+
+def render_batch_summary(document: dict[str, Any], console: Console, out: str) -> None:
+    """``12 submissions: 9 ok, 2 timeout, 1 invalid; 5 ranked; leaderboard: OUT/index.html``."""
+    counts = ", ".join(f"{n} {status}" for status, n in document["counts"].items() if n)
+    ranked = sum(1 for row in document["rows"] if row["rank"] is not None)
+    line = f"{len(document['rows'])} submissions: {counts}; {ranked} ranked; leaderboard: {out}"
+    console.print(Text(line), soft_wrap=True)
+    for row in document["rows"][:10]:
+        if row["rank"] is not None:
+            console.print(Text(f"  {row['rank']:>3}  {row['final']:.4f}  {row['id']}"))

@@ -86,3 +86,14 @@ class ScoreDirection(str, enum.Enum):
 
     HIGH = "high"  # a higher score means adversarial (a "probability of attack")
     LOW = "low"  # a lower score means adversarial (a "probability of clean")
+
+
+class SubmissionStatus(str, enum.Enum):
+    """How the evaluation of one batch entry ended (the leaderboard's ``status`` column)."""
+
+    OK = "ok"  # evaluated, whatever the verdict (a file that fails ``load`` included)
+    TIMEOUT = "timeout"  # a phase broke its wall-time limit: the evaluation is incomplete
+    MEMORY = "memory"  # a phase broke the memory limit: the evaluation is incomplete
+    ERROR = "error"  # a crash, or the file could not be evaluated at all
+    INVALID = "invalid"  # the entry is not a submission
+    PENDING = "pending"  # not evaluated yet (only in a leaderboard written during a run)
