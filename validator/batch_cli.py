@@ -51,7 +51,8 @@ def batch_command(
     if json_path == "-":
         click.echo(dumps(run.leaderboard), nl=False)
     else:
-        render_batch_summary(run.leaderboard, make_console(), str(out / "index.html"))
+        page = str(out / "index.html")
+        render_batch_summary(run.leaderboard, make_console(), page, run.evaluated, run.reused)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

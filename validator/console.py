@@ -373,11 +373,17 @@ def batch_display(enabled: bool = True) -> Iterator[BatchDisplay | None]:
         display.close()
 
 
-def render_batch_summary(document: dict[str, Any], console: Console, out: str) -> None:
-    """``12 submissions: 9 ok, 2 timeout, 1 invalid; 5 ranked; leaderboard: OUT/index.html``."""
+def render_batch_summary(
+    document: dict[str, Any], console: Console, out: str, evaluated: int, reused: int
+) -> None:
+    """``14 submissions: 9 ok, 2 timeout, 3 invalid; 5 ranked; 10 evaluated, 0 reused;
+    leaderboard: OUT/index.html``, then the top ten."""
     counts = ", ".join(f"{n} {status}" for status, n in document["counts"].items() if n)
     ranked = sum(1 for row in document["rows"] if row["rank"] is not None)
-    line = f"{len(document['rows'])} submissions: {counts}; {ranked} ranked; leaderboard: {out}"
+    line = (
+        f"{len(document['rows'])} submissions: {counts}; {ranked} ranked; {evaluated} "
+        f"evaluated, {reused} reused; leaderboard: {out}"
+    )
     console.print(Text(line), soft_wrap=True)
     for row in document["rows"][:10]:
         if row["rank"] is not None:

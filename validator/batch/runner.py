@@ -88,7 +88,7 @@ def run_batch(options: BatchOptions, progress: BatchProgress | None = None) -> B
             _restore_reports(store, group)
     writer = _Writer(store, entries, groups, profile, progress)
     writer.refresh()
-    threads = _threads(profile, options.workers)
+    threads = _threads(profile, 1 if options.ray else options.workers, options.ray)
     tasks = [_task(g, settings, threads) for g in groups if g.result is None]
     by_key = {g.key: g for g in groups}
     with closing(_execute(options, tasks, profile, writer)) as finished:
@@ -130,10 +130,12 @@ def _restore_reports(store: Store, group: _Group) -> None:
         store.record(group.key, group.result, missing)
 
 
-def _threads(profile: Profile, workers: int) -> int:
-    """onnxruntime threads per evaluation: the profile's, else the cores shared out."""
-    share = max(1, usable_cores() // workers)
-    return min(profile.threads, usable_cores()) if profile.threads else share
+def _threads(profile: Profile, workers: int, ray: bool) -> int:
+    """onnxruntime threads per evaluation: the profile's; else one per Ray task (Ray packs
+    tasks by the CPUs they declare), or this machine's cores shared out among the workers."""
+    if profile.threads:
+        return profile.threads if ray else min(profile.threads, usable_cores())
+    return 1 if ray else max(1, usable_cores() // workers)
 
 
 def _task(group: _Group, settings: Any, threads: int) -> Task:
