@@ -98,7 +98,12 @@ def _scores(score: Mapping[str, Any] | None) -> dict[str, Any]:
         fields[f"{kind}_high"] = interval[1]
         bounds[kind] = interval
     weights = score.get("weights") or {}
-    if fields["final"] is not None and None not in (*bounds["clean"], *bounds["attacked"]):
+    known = {"clean", "attacked"} <= set(weights)
+    if (
+        known
+        and fields["final"] is not None
+        and None not in (*bounds["clean"], *bounds["attacked"])
+    ):
         for side, i in (("low", 0), ("high", 1)):
             value = weights["clean"] * bounds["clean"][i]
             fields[f"final_{side}"] = value + weights["attacked"] * bounds["attacked"][i]

@@ -1,7 +1,8 @@
 """RESULTS/index.html: one self-contained static page (styles and script inline, nothing
 fetched; a Content-Security-Policy forbids any request) with the sortable leaderboard and, per
 submission, its checks, per-set accuracy bars with 95% intervals, ensemble evidence and masking
-warnings. Every string from a submission or a report goes through ``escape``.
+warnings. Every string from a submission or a report goes through ``escape``; the per-set
+chart is validator.reporting.html's, shared with the single-model ``--html`` report.
 
 Sortable cells carry the JSON value in ``data-value`` so sorting is numeric and a test can
 compare the page with leaderboard.json.
@@ -13,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from validator.reporting.html.charts import IntervalRow, interval_chart
 from validator.units import si
 
 _CSS = """
@@ -26,7 +28,8 @@ th[aria-sort=ascending]::after{content:" \\25B2"}th[aria-sort=descending]::after
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .ok,.pass{color:#276749}.fail,.error,.timeout,.memory{color:#c53030}.warn{color:#b7791f}
 .invalid,.skip,.pending,.meta{color:#718096}.warning{background:#fffaf0;border-left:4px solid
-#dd6b20;padding:4px 10px;margin:6px 0}svg text{font:12px system-ui,sans-serif}
+#dd6b20;padding:4px 10px;margin:6px 0}
+svg.chart text{font:12px system-ui,sans-serif;fill:#1a202c}svg.chart text.tick{fill:#718096}
 """
 
 _SCRIPT = """
@@ -152,35 +155,17 @@ def _checks(report: Mapping[str, Any]) -> str:
 
 
 def _bars(report: Mapping[str, Any]) -> str:
-    """Accuracy per set on a fixed 0-1 scale, the 95% interval drawn as a whisker."""
+    """Accuracy per set on a fixed 0-1 scale, the 95% interval drawn as a whisker (the chart
+    the single-model --html report draws)."""
     score = report.get("score")
-    if not score:
+    if not score or not score.get("sets"):
         return ""
-    sets = list(score.get("sets") or [])
-    width, left, step = 300, 160, 20
-    lines = []
-    for i, entry in enumerate(sets):
-        y, accuracy = i * step, entry.get("accuracy")
-        colour = "#2b6cb0" if entry.get("kind") == "clean" else "#c05621"
-        bar = width * accuracy if accuracy is not None else 0
-        text = "n/a" if accuracy is None else f"{accuracy:.4f}"
-        lines.append(
-            f'<text x="0" y="{y + 13}">{escape(str(entry["name"])[:24])}</text>'
-            f'<rect class="bar" x="{left}" y="{y + 3}" width="{bar:.1f}" height="12" '
-            f'fill="{colour}"/><text x="{left + width + 8}" y="{y + 13}">{text} '
-            f"({entry.get('correct')}/{entry.get('images')})</text>"
-        )
-        interval = entry.get("interval")
-        if interval:
-            x0, x1 = left + width * interval[0], left + width * interval[1]
-            lines.append(
-                f'<line x1="{x0:.1f}" x2="{x1:.1f}" y1="{y + 9}" y2="{y + 9}" stroke="#1a202c"/>'
-            )
-    height = max(step, step * len(sets))
-    return (
-        f'<svg class="sets" width="{left + width + 140}" height="{height}" role="img" '
-        f'aria-label="accuracy per set">{"".join(lines)}</svg>'
-    )
+    rows = []
+    for entry in score["sets"]:
+        low, high = entry.get("interval") or (None, None)
+        kind, accuracy = str(entry.get("kind")), entry.get("accuracy")
+        rows.append(IntervalRow(str(entry["name"]), kind, accuracy, low, high))
+    return interval_chart(rows, "accuracy per set (95% interval)")
 
 
 def _ensemble(report: Mapping[str, Any]) -> str:
