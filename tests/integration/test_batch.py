@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -165,3 +166,64 @@ def test_a_changed_submission_is_evaluated_again(tmp_path: Path) -> None:
     assert rows["b.onnx"]["verdict"] == "fail" and rows["b.onnx"]["failed_checks"] == ["output"]
     assert "0 evaluated, 2 reused" in batch(*args).stdout
     assert "2 evaluated, 0 reused" in batch(*args[:3], "--profile", profile, "--checks-only").stdout
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _sorted_ids(rows: list[dict[str, Any]], key: str, descending: bool = False) -> list[str]:
+    """The order the page's numeric sort must give: by value (a stable sort, so tied rows
+    keep their order), empty cells last in either direction."""
+    present = sorted((r for r in rows if r[key] is not None), key=lambda r: r[key])
+    if descending:
+        present.sort(key=lambda r: -r[key])
+    return [r["id"] for r in present] + [r["id"] for r in rows if r[key] is None]
+
+
+def test_the_page_in_chromium_sorts_and_shows_the_json_numbers(local: Path) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    if CHROMIUM is None:
+        pytest.skip("no chromium executable on PATH (Debian package chromium)")
+    rows = json.loads((local / "leaderboard.json").read_text())["rows"]
+    errors: list[str] = []
+    requests: list[str] = []
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto((local / "index.html").as_uri())
+
+        def table() -> list[list[str]]:
+            return page.eval_on_selector_all(
+                "#leaderboard tbody tr",
+                "rows => rows.map(r => [...r.cells].map(c => [c.dataset.value, c.innerText]))",
+            )
+
+        shown = table()
+        assert [cells[1][0] for cells in shown] == [r["id"] for r in rows]
+        for cells, row in zip(shown, rows, strict=True):
+            assert cells[0][0] == ("" if row["rank"] is None else str(row["rank"]))
+            assert [cells[2][0], cells[3][0]] == [row["status"], row["verdict"] or ""]
+            if row["final"] is not None:
+                assert float(cells[4][0]) == row["final"]
+                if row["final_low"] is not None:
+                    text = f"{row['final']:.4f} [{row['final_low']:.4f}, {row['final_high']:.4f}]"
+                    assert cells[4][1] == text
+            assert cells[9][1] == ", ".join(row["failed_checks"])
+        page.click("th[data-key=final]")
+        assert [c[1][0] for c in table()] == _sorted_ids(rows, "final")
+        page.click("th[data-key=final]")
+        assert [c[1][0] for c in table()] == _sorted_ids(rows, "final", descending=True)
+        page.click("th[data-key=id]")
+        assert [c[1][0] for c in table()] == sorted(r["id"] for r in rows)
+        assert page.locator("section.submission").count() == len(rows)
+        scored = sum(1 for r in rows if r["clean"] is not None)
+        assert page.locator("section.submission svg.chart").count() == scored
+        page.click("#leaderboard a:text('ensemble.onnx')")
+        ensemble = page.locator("section.submission", has_text="ensemble analysis: ensemble")
+        assert ensemble.count() == 1
+        browser.close()
+    assert errors == []
+    assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
