@@ -36,10 +36,10 @@ def batch_command(
     checks_only: bool, workers: int, ray: str | None, json_path: str | None,
 ) -> None:  # fmt: skip
     """Validate (and score) every entry of SUBMISSIONS; write reports and a leaderboard."""
-    signal.signal(signal.SIGTERM, _interrupt)  # stop in-flight evaluations, keep finished ones
     address = None if ray in (None, "local") else ray
     options = BatchOptions(submissions, out, profile, data, attack, checks_only, workers,
                            ray is not None, address)  # fmt: skip
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # stop what is in flight, keep the rest
     try:
         with batch_display(enabled=json_path is None) as display:
             run = run_batch(options, display)
@@ -48,6 +48,8 @@ def batch_command(
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if json_path == "-":
         click.echo(dumps(run.leaderboard), nl=False)
     else:

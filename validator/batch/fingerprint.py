@@ -23,7 +23,7 @@ from validator import __version__
 from validator.config import Profile, load_profile
 from validator.data.datasets import Dataset
 from validator.errors import UsageError
-from validator.evaluation import ScoreOptions, score_target
+from validator.evaluation import ScoreOptions, score_target, scoring_options
 
 MAX_TOML_BYTES = 1_000_000
 
@@ -74,6 +74,7 @@ def resolve_settings(
     """Check the options once for the whole batch (a bad profile, suite or data set is a
     usage or data error before any submission runs); the settings, the profile and the
     digest of the data set listing."""
+    scoring_options(checks_only, data, attack=suite)  # --checks-only with scoring options
     prof = load_profile(profile)
     source = Source.from_option(profile)
     suite_source = Source.from_option(suite) if suite else None
