@@ -15,7 +15,7 @@ from validator.batch.fingerprint import Settings, Source, fingerprint
 from validator.batch.leaderboard import Outcome, build_rows, leaderboard_csv
 from validator.batch.result import Result, classify
 from validator.batch.store import CACHE, Store
-from validator.batch.submissions import ZIP_MISSING, Entry, list_submissions
+from validator.batch.submissions import Entry, list_submissions, zip_route
 from validator.config import load_profile
 from validator.vocab import SubmissionStatus
 
@@ -54,7 +54,7 @@ def _listing(tmp_path: Path) -> dict[str, Entry]:
         ("pipe.onnx", "not a regular file or folder"),
         (".hidden.onnx", "a hidden entry"),
         ("readme.md", "not a submission"),
-        ("torch.zip", ZIP_MISSING),
+        ("torch.zip", zip_route()),  # None (a submission) with the torch extra
         ("index.html", "reserved for the batch's own results"),
     ],
 )

@@ -2,9 +2,10 @@
 and why the others are not.
 
 An entry's name is its id. A submission is a regular ``.onnx`` file, or a folder holding exactly
-one ``.onnx`` file (anywhere inside) plus its external data. A ``.zip`` is a PyTorch submission,
-handled by the zip route once one is plugged in (``ZIP_ROUTE``). Everything else is listed as
-invalid with a reason, never skipped silently: hidden entries, symbolic links (a link could lead
+one ``.onnx`` file (anywhere inside) plus its external data, or a ``.zip`` (a PyTorch
+submission, evaluated by validator.submission's route when the torch extra is installed;
+otherwise invalid, the reason saying what to install). Everything else is listed as invalid
+with a reason, never skipped silently: hidden entries, symbolic links (a link could lead
 outside the folder given), FIFOs and devices (reading one could hang), names that are not
 printable UTF-8, and names the batch's own results use.
 
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from validator.load_errors import show
+from validator.submission.route import TORCH_HINT, torch_available
 
 # Names the results folder uses for itself: a submission may not take them.
 RESERVED = frozenset({"index.html", "leaderboard.json", "leaderboard.csv", "_cache", "_work"})
@@ -27,14 +29,14 @@ MAX_FOLDER_FILES = 10_000  # a model with external data has a few hundred files 
 _CHUNK = 1 << 20
 _NOT_A_SUBMISSION = "not a submission: expected a .onnx file, a folder or a .zip"
 
-ZIP_MISSING = "PyTorch zip submissions need the zip route"
 
-
-def zip_route() -> bool:
-    """The hook for PyTorch zips: True once ``robust-validate check`` accepts a ``.zip``
-    (the batch worker runs that command on every submission). Until then zips are listed as
-    invalid with ZIP_MISSING as the reason."""
-    return False
+def zip_route() -> str | None:
+    """The hook for PyTorch zips: None when ``robust-validate check`` can evaluate a ``.zip``
+    here (validator.submission's route, which needs the torch extra), else why not (the zip
+    is then listed as invalid with that reason)."""
+    if torch_available():
+        return None
+    return TORCH_HINT
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,8 @@ def _classify(folder: Path, name: str) -> Entry:
 
 def _file(name: str, path: Path) -> Entry:
     suffix = path.suffix.lower()
-    if suffix == ".zip" and not zip_route():
-        return Entry(name, path, reason=ZIP_MISSING)
+    if suffix == ".zip" and zip_route() is not None:
+        return Entry(name, path, reason=zip_route())
     if suffix not in (".onnx", ".zip"):
         return Entry(
             name, path, reason="not a submission: expected a .onnx file, a folder or a .zip"
