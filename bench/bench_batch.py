@@ -11,7 +11,8 @@ the per-submission overhead of a batch against running ``robust-validate`` alone
 
 Submissions are the 3-class colour model of tests/builders.py with 20 different projection
 scales (20 distinct files, same answers), scored on tests/builders.colour_dataset at 16 x 16:
-each evaluation is dominated by process start and the checks, as for a small real model. Every
+each evaluation is dominated by process start and the checks, as for a small real model. The
+profile's memory limit is 3 GB for every contender (see main). Every
 timing is wall-clock seconds of one pass (a batch is long enough to average itself).
 
 Run from the repository root::
@@ -61,6 +62,9 @@ def main() -> None:
             _projection_model(subs / f"m{i:02d}.onnx", np.eye(3, dtype=np.float32) * (1 + i))
         data = builders.colour_dataset(root / "data")
         profile = builders.colour_profile(root / "tiny.toml")
+        # Ray packs tasks by the memory they declare (limit_memory_bytes + 1 GB): 3 GB lets two
+        # run at once on a small machine, as the workers do; the limit applies to every contender.
+        profile.write_text(profile.read_text() + "limit_memory_bytes = 3_000_000_000\n")
         common = ("--profile", profile, "--data", data)
         singles = sum(
             _cli("check", f, *common, "--json", root / "r.json", "--quiet", "--threads", "2")
