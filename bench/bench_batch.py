@@ -17,7 +17,7 @@ timing is wall-clock seconds of one pass (a batch is long enough to average itse
 
 Run from the repository root::
 
-    python bench/bench_batch.py            # ~5 minutes on 2 busy cores
+    python bench/bench_batch.py            # 1-5 minutes on 2 cores, idle to busy
     python bench/bench_batch.py --count 8  # fewer submissions
     python bench/bench_batch.py --no-ray   # without Ray
 """
