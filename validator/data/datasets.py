@@ -138,14 +138,53 @@ class _Inside:
 
     def check(self, path: Path | str) -> None:
         text = os.fspath(path)
-        folder = os.path.dirname(text)
+        self.check_folder(os.path.dirname(text))
+        if os.path.islink(text):
+            self.check_link(text)
+
+    def check_folder(self, folder: str) -> None:
+        """Refuse ``folder`` when it resolves outside the root (checked once per folder)."""
         inside = self.folders.get(folder)
         if inside is None:
             inside = self.folders[folder] = resolves_inside(Path(folder), self.root)
         if not inside:
             raise DataError(f"{folder}: a symlink leads outside the data folder {self.root}")
-        if os.path.islink(text) and not resolves_inside(Path(text), self.root):
-            raise DataError(f"{text}: a symlink leading outside the data folder {self.root}")
+
+    def check_link(self, link: str) -> None:
+        """Refuse the symlink ``link`` when it resolves outside the root."""
+        if not resolves_inside(Path(link), self.root):
+            raise DataError(f"{link}: a symlink leading outside the data folder {self.root}")
+
+
+class _Entries:
+    """What the folders named by a label file hold: one scandir per folder, then a dictionary
+    lookup per listed image instead of two system calls (a listing may name millions)."""
+
+    def __init__(self, base: str, inside: _Inside) -> None:
+        self.base, self.inside = base, inside
+        self.folders: dict[str, dict[str, tuple[bool, bool]]] = {}
+
+    def existing(self, name: str) -> str | None:
+        """The full path of the listed image ``name`` when it is a file, else None; a symlink
+        leading outside the data folder raises DataError."""
+        folder, _, leaf = name.rpartition("/")
+        entries = self.folders.get(folder)
+        if entries is None:
+            entries = self.folders[folder] = self._scan(folder)
+        full = os.path.join(self.base, name)
+        is_file, is_link = entries.get(leaf, (False, False))
+        if is_link:
+            self.inside.check_link(full)
+        return full if is_file else None
+
+    def _scan(self, folder: str) -> dict[str, tuple[bool, bool]]:
+        path = os.path.join(self.base, folder) if folder else self.base
+        self.inside.check_folder(path)
+        try:
+            with os.scandir(path) as found:
+                return {e.name: (e.is_file(), e.is_symlink()) for e in found}
+        except OSError:  # missing, or not a folder: every image listed in it is missing
+            return {}
 
 
 def open_dataset(root: Path, num_classes: int, *, skip_bad_images: bool = False) -> Dataset:
@@ -223,19 +262,21 @@ def list_set(
 def _from_label_file(
     folder: Path, num_classes: int, problems: _Problems, inside: _Inside
 ) -> list[Sample]:
-    label_file, base = folder / LABEL_FILE, os.fspath(folder)
+    label_file = folder / LABEL_FILE
+    entries = _Entries(os.fspath(folder), inside)  # strings, not Paths, until an image is kept
     samples: list[Sample] = []
     first_line: dict[str, int] = {}
     for lineno, name, label in label_lines(label_file):
-        where = f"{label_file}:{lineno}"
         if name in first_line:
+            where = f"{label_file}:{lineno}"
             raise DataError(f"{where}: {name} is listed twice (first on line {first_line[name]})")
         first_line[name] = lineno
-        full = os.path.join(base, name)  # strings, not Paths, until an image is kept
-        inside.check(full)
-        if not os.path.isfile(full):
-            problems.report(full, f"missing, but listed in {where}")
+        full = entries.existing(name)
+        if full is None:
+            where = f"{label_file}:{lineno}"
+            problems.report(os.path.join(entries.base, name), f"missing, but listed in {where}")
         elif not 0 <= label < num_classes:
+            where = f"{label_file}:{lineno}"
             problems.report(full, f"{_range_reason(label, num_classes)} ({where})")
         else:
             samples.append(Sample(Path(full), name, label))

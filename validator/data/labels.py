@@ -42,7 +42,9 @@ def parse_line(line: str, where: str) -> tuple[str, int] | None:
     name = parts[0]
     if escapes(name):
         raise DataError(f"{where}: {name!r} is outside the set's folder")
-    return "/".join(part for part in name.split("/") if part not in ("", ".")), label
+    if "//" in name or name.startswith("./") or "/./" in name or name.endswith(("/", "/.")):
+        name = "/".join(part for part in name.split("/") if part not in ("", "."))
+    return name, label
 
 
 def label_lines(label_file: Path) -> Iterator[tuple[int, str, int]]:
@@ -62,6 +64,9 @@ def label_lines(label_file: Path) -> Iterator[tuple[int, str, int]]:
             except UnicodeDecodeError:
                 raise DataError(f"{label_file}:{lineno}: not UTF-8 text") from None
             text = line.lstrip(_BOM) if lineno == 1 else line
-            parsed = parse_line(text, f"{label_file}:{lineno}")
+            try:
+                parsed = parse_line(text, "")  # where: only spelled out on an error
+            except DataError as exc:
+                raise DataError(f"{label_file}:{lineno}{exc}") from None
             if parsed is not None:
                 yield lineno, *parsed
