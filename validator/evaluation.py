@@ -302,7 +302,11 @@ def _label_score(report: Report) -> None:
     masking = report.get("masking")
     if masking is not None and masking.details.get("upper_bound"):
         report.score["bound"] = "upper"
-        report.score["bound_note"] = str(masking.details.get("bound_note", ""))
+        report.score["bound_note"] = str(
+            masking.details.get("bound_note")
+            or "attacked accuracy and final score are upper bounds under the attacks run "
+            "(masking evidence remains)"
+        )
 
 
 def _score(
