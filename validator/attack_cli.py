@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -66,9 +67,15 @@ def _summary(run: AttackOutcome, out: Path) -> int:
         figure = (
             f"skipped: {s['skipped']}" if s["skipped"]
             else "no images" if s["accuracy"] is None
-            else f"accuracy {s['accuracy']:.3f} ({s['images']})"
+            else f"accuracy {s['accuracy']:.3f} ({s['images']}){_set_detail(s)}"
         )  # fmt: skip
         click.echo(f"{s['name']:24s} {figure}")
+    worst = run.worst_case
+    if worst and worst.get("accuracy") is not None:
+        click.echo(
+            f"{'worst case per image':24s} accuracy {worst['accuracy']:.3f} "
+            f"({worst['images']}; right under every set that took the image)"
+        )
     for finding in run.findings:
         click.echo(f"{finding.id}: {finding.status.value}: {finding.message}")
     if run.breach:
@@ -79,3 +86,18 @@ def _summary(run: AttackOutcome, out: Path) -> int:
     note = f" ({skipped} sets skipped, listed with the reason in manifest.json)" if skipped else ""
     click.echo(f"wrote {made} attacked sets to {out}{note}")
     return 0
+
+
+def _set_detail(entry: dict[str, Any]) -> str:
+    """The method used per image and, for a randomized model, expectation and worst case."""
+    methods = entry.get("methods") or {}
+    used = ", ".join(f"{name} on {n}" for name, n in sorted(methods.items()) if name != "clean")
+    random = entry.get("randomized")
+    text = f"; method: {used}" if used and set(methods) - {entry["name"], "clean"} else ""
+    if random:
+        text += (
+            f"; randomized: expected accuracy {random['expected_accuracy']:.3f} over "
+            f"{random['draws_per_image']} runs per image, worst case "
+            f"{random['worst_case_accuracy']:.3f}"
+        )
+    return text

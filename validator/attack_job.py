@@ -35,6 +35,7 @@ class AttackOutcome:
     findings: list[Finding] = field(default_factory=list)
     breach: str | None = None
     detection: dict[str, Any] | None = None  # for --for detection: images written per set
+    worst_case: dict[str, Any] | None = None  # per image, right under every set that took it
 
     @property
     def gated(self) -> bool:
@@ -95,7 +96,8 @@ def _attacked_sets(sender: Sender, model: Path, data: Path, out: Path, *args: An
         model, data, out, *args, threads=threads, progress=RemoteProgress(sender), **options
     )
     sets = [s.to_dict() for s in run.sets]
-    sender.send("attack", sets=sets, findings=[finding_to_dict(f) for f in run.findings])
+    findings = [finding_to_dict(f) for f in run.findings]
+    sender.send("attack", sets=sets, findings=findings, worst_case=run.worst_case)
 
 
 def _detection_set(sender: Sender, model: Path, data: Path, out: Path, *args: Any,
@@ -118,5 +120,6 @@ def _collector(outcome: AttackOutcome, progress: ProgressLike | None) -> Callabl
             outcome.sets = list(message.get("sets") or [])
             outcome.findings = [finding_from_dict(f) for f in message.get("findings") or []]
             outcome.detection = message.get("detection")
+            outcome.worst_case = message.get("worst_case")
 
     return handle

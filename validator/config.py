@@ -26,7 +26,15 @@ from validator.findings import Severity
 from validator.registry import Registry
 from validator.schema import Choice, Float, Int, Invalid, MapOf, Name, Rule, Schema, Text, load_toml
 from validator.schema import check as check_schema
-from validator.vocab import ChannelOrder, CheckId, MacsConvention, ResizeMode, ScoreDirection, Task
+from validator.vocab import (
+    ChannelOrder,
+    CheckId,
+    MacsConvention,
+    MaskingPolicy,
+    ResizeMode,
+    ScoreDirection,
+    Task,
+)
 
 DEFAULT_SEVERITY: Mapping[CheckId, Severity] = MappingProxyType(
     {
@@ -99,6 +107,7 @@ class Profile:
     resize: ResizeMode = setting(Choice("resize", ResizeMode), ResizeMode.STRETCH)
     weight_clean: float = setting(Float(0.0, 1.0), 0.4)
     weight_attacked: float = setting(Float(0.0, 1.0), 0.6)
+    masking: MaskingPolicy = setting(Choice("masking", MaskingPolicy), MaskingPolicy.WARN)
     # folder under reference_data/ used when --data is absent
     reference_data: str = setting(Name(), "final")
     runtime_batch: int = setting(Int(1, 256), 8)

@@ -110,8 +110,25 @@ def _score_table(score: dict[str, Any]) -> Table:
     attacked = score["attacked"]
     if attacked.get("sets", 0) > 1:
         table.add_row("attacked (pooled)", "attacked", *_tally_cells(attacked), "", style="bold")
+    worst = score.get("worst_case")
+    if worst and worst.get("images"):
+        table.add_row(
+            "worst case per image", "attacked", str(worst["images"]), str(worst["correct"]),
+            _accuracy(worst["accuracy"]), "", "", style="italic",
+        )  # fmt: skip
     table.caption = _final_caption(score)
     return table
+
+
+def score_labels(score: dict[str, Any]) -> str:
+    """Words that qualify a score: randomized (expectation over runs) and upper bound."""
+    words = []
+    random = score.get("randomized")
+    if random:
+        words.append(f"randomized: expectation over {random['draws_per_image']} runs per image")
+    if score.get("bound") == "upper":
+        words.append(str(score.get("bound_note") or "upper bound"))
+    return f" ({'; '.join(words)})" if words else ""
 
 
 def _detection_table(score: dict[str, Any]) -> Table:
@@ -172,6 +189,7 @@ def _final_caption(score: dict[str, Any]) -> str:
     return (
         f"final = {weights.get('clean')} x clean {_accuracy(clean)} + "
         f"{weights.get('attacked')} x attacked {_accuracy(attacked)} = {score['final']:.4f}"
+        f"{score_labels(score)}"
     )
 
 
@@ -197,6 +215,10 @@ def summary_line(report: Report, *, strict: bool = False) -> Text:
     if report.score is not None:
         final = report.score["final"]
         text.append(f"; score {final:.4f}" if final is not None else "; score n/a")
+        if final is not None and report.score.get("bound") == "upper":
+            text.append(" (upper bound)")
+        if final is not None and report.score.get("randomized"):
+            text.append(" (randomized)")
     return text
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from validator.checks.context import Context
 from validator.config import Profile
@@ -193,6 +194,7 @@ def add_score(
     extra = _attack_sets(report, ctx, options, target.dataset, progress)
     score = _score(runs, ctx.profile, target, ctx.runner.fixed_batch or batch, extra)
     report.score = score.to_dict()
+    _label_score(report)
     if gallery is not None:
         report.score["gallery"] = gallery.pairs(target.dataset)
     report.notes.extend(_score_notes(score, runs, ctx.profile, target, options.max_images))
@@ -254,10 +256,57 @@ def _attack_sets(
         f"sets named self-* were attacked on the fly against this model ({options.attack} suite)"
     )
     report.measurements["attacks"] = run.manifest.get("sets")
+    report.measurements["attack_worst_case"] = run.worst_case
+    report.notes.extend(_method_notes(run.attacked))
     return tuple(
-        SetScore(f"self-{o.name}", "attacked", Tally(o.images, o.correct), f"attack:{o.family}")
+        SetScore(f"self-{o.name}", "attacked", Tally(o.images, _counted(o)), f"attack:{o.family}")
         for o in run.attacked
     )
+
+
+def _counted(outcome: Any) -> int:
+    """Images counted right: for a randomized model the expectation over its scoring runs
+    (rounded to whole images), else the attack's own verdict."""
+    if outcome.expected_correct is not None:
+        return round(float(outcome.expected_correct))
+    return int(outcome.correct)
+
+
+def _method_notes(outcomes: Any) -> list[str]:
+    """Per set, the method that actually ran when it differs from the set's name."""
+    notes = []
+    for o in outcomes:
+        used = {m: n for m, n in o.methods.items() if m not in ("clean", o.name)}
+        if len(used) > 1 or (used and "rays" in used):
+            listed = ", ".join(f"{m} on {n} images" for m, n in sorted(used.items()))
+            notes.append(f"attack set self-{o.name}: {listed}")
+    return notes
+
+
+def _label_score(report: Report) -> None:
+    """Say on the score itself what it is: the worst case per image over every attack run,
+    \"randomized\" (expectation over runs) and an upper bound when masking evidence remains."""
+    if report.score is None:
+        return
+    worst = report.measurements.get("attack_worst_case")
+    if worst:
+        report.score["worst_case"] = worst
+    sets = report.measurements.get("attacks") or []
+    random = [s["randomized"] for s in sets if isinstance(s, dict) and s.get("randomized")]
+    if random:
+        report.score["randomized"] = {
+            "draws_per_image": random[0]["draws_per_image"],
+            "convention": "attacked accuracy is the expectation over separate runs per image "
+            "(the worst case over runs is listed per set under measurements.attacks)",
+        }
+    masking = report.get("masking")
+    if masking is not None and masking.details.get("upper_bound"):
+        report.score["bound"] = "upper"
+        report.score["bound_note"] = str(
+            masking.details.get("bound_note")
+            or "attacked accuracy and final score are upper bounds under the attacks run "
+            "(masking evidence remains)"
+        )
 
 
 def _score(

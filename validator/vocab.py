@@ -81,6 +81,13 @@ class Task(str, enum.Enum):
     DETECTION = "detection"  # Track 2: N x 1 adversarial-example score, best-threshold F1
 
 
+class MaskingPolicy(str, enum.Enum):
+    """What masking evidence from an attack run does to the verdict."""
+
+    WARN = "warn"  # a warning; attacked numbers are reported as upper bounds
+    ERROR = "error"  # the masking check fails the model (organizers who forbid masking)
+
+
 class ScoreDirection(str, enum.Enum):
     """Which end of a detector's score means "adversarial" (Track 2)."""
 

@@ -86,18 +86,18 @@ class LaserBeam:
         n = len(images)
         rngs = generators(seeds)
         start = clean_pass(model, images, labels)
-        steps = max(budget // model.draws - 2, 0)
+        steps = max(budget - 2, 0)  # iterations, whatever a random model's runs
         u = uniform_draws(rngs, steps + 1, 5)
         noise = np.stack([rng.standard_normal((steps, 5)) for rng in rngs]) if n else u
         best = u[:, 0].copy()
-        queries = np.full(n, model.draws, dtype=np.int64)
+        queries = model.last_draws.copy()
         fooled, margin = start.fooled.copy(), np.full(n, np.inf)
         todo = np.flatnonzero(~fooled)
-        if len(todo) and budget // model.draws > 1:
+        if len(todo) and budget > 1:
             margin[todo], fooled[todo] = evaluate(
                 model, self.render(images[todo], best[todo]), labels[todo]
             )
-            queries[todo] += model.draws
+            queries[todo] += model.last_draws
         for step in range(steps if len(todo) else 0):
             active = np.flatnonzero(~fooled)
             if not len(active):
@@ -109,7 +109,7 @@ class LaserBeam:
             keep = m <= margin[active]
             chosen = active[keep]
             best[chosen], margin[chosen], fooled[chosen] = candidate[keep], m[keep], f[keep]
-            queries[active] += model.draws
+            queries[active] += model.last_draws
         out = images.copy()
         out[todo] = self.render(images[todo], best[todo])
         beams = [self.describe(row, images.shape[-2:]) for row in best]

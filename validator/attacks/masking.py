@@ -25,13 +25,20 @@ from typing import Any
 import numpy as np
 import onnx
 
-from validator.attacks.model_fn import OutputKind, QueryModel, saturated_rows
+from validator.attacks.model_fn import (
+    MAX_DRAWS,
+    MIN_DRAWS,
+    SCORE_DRAWS,
+    OutputKind,
+    QueryModel,
+    saturated_rows,
+)
 from validator.findings import Finding, Severity, Status
 from validator.graph.index import build_index
 
 MASKING_CHECK = "masking"
 CONVERTIBLE_CHECK = "convertible"
-EOT_DRAWS = 8  # runs averaged per query for a random model
+EOT_DRAWS = MIN_DRAWS  # runs averaged per evaluation of a random model, at least
 SATURATED_SHARE = 0.5  # flag when at least this share of clean images give one-hot outputs
 LOG_MARGIN_LIMIT = 50.0  # nats between the top two log-probabilities (median over images)
 LOGIT_GAP_LIMIT = 1000.0  # same for raw logits
@@ -131,11 +138,19 @@ def output_signs(probe: OutputProbe, tapped: bool = False) -> list[Sign]:
     """Saturation, temperature and randomness signs from an :class:`OutputProbe`; ``tapped``
     says the attacks read the logits before the final Softmax."""
     signs: list[Sign] = []
+    tap = "score-based attacks read the logits before the final Softmax"
     remedy = (
-        "score-based attacks read the logits before the final Softmax"
+        tap
         if tapped
-        else "score-based attacks switched to RayS (decision-based, weaker at the same "
-        "budget: accuracy under them is an upper bound)"
+        else "score-based attacks switch to RayS on the images whose outputs are one-hot "
+        "(decision-based, weaker at the same budget; the set's manifest names the method "
+        "used per image)"
+    )
+    as_is = (
+        tap
+        if tapped
+        else "score-based attacks use the margin as it is (a temperature or a boost of the "
+        "top class does not change which candidate lowers it)"
     )
     if probe.saturated_share >= SATURATED_SHARE:
         signs.append(
@@ -153,7 +168,7 @@ def output_signs(probe: OutputProbe, tapped: bool = False) -> list[Sign]:
             Sign(
                 SignKind.TEMPERATURE,
                 f"median {what} gap between the top two classes is {probe.median_gap:.3g} "
-                f"(> {limit:g}): outputs look temperature-scaled; {remedy}",
+                f"(> {limit:g}): outputs look temperature-scaled; {as_is}",
                 {"median_gap": round(probe.median_gap, 4), "limit": limit},
             )
         )
@@ -162,8 +177,17 @@ def output_signs(probe: OutputProbe, tapped: bool = False) -> list[Sign]:
             Sign(
                 SignKind.RANDOM,
                 "outputs differ between runs on the same images (up to "
-                f"{probe.max_run_difference:.3g}); attacks average {EOT_DRAWS} runs per query",
-                {"max_difference": probe.max_run_difference, "draws": EOT_DRAWS},
+                f"{probe.max_run_difference:.3g}): the model is randomized; each attack "
+                f"iteration averages {EOT_DRAWS} to {MAX_DRAWS} runs per image (more while the "
+                "margin's standard error is large), budgets count iterations, and attacked "
+                f"images are scored over {SCORE_DRAWS} separate runs (expectation; worst case "
+                "beside it)",
+                {
+                    "max_difference": probe.max_run_difference,
+                    "draws": EOT_DRAWS,
+                    "max_draws": MAX_DRAWS,
+                    "score_draws": SCORE_DRAWS,
+                },
             )
         )
     return signs
@@ -254,15 +278,26 @@ def comparison_signs(rates: Iterable[tuple[str, str, float, float]]) -> list[Sig
     return signs
 
 
-def masking_finding(signs: Sequence[Sign]) -> Finding:
-    """The ``masking`` warning (or a pass when there is no sign)."""
+UPPER_BOUND = (
+    "attacked accuracy and final score are upper bounds under the attacks run (masking "
+    "evidence remains)"
+)
+
+
+def masking_finding(signs: Sequence[Sign], error: bool = False) -> Finding:
+    """The ``masking`` warning (or a pass when there is no sign); with ``error`` (the
+    profile's ``masking = "error"``) any sign fails the model instead."""
     if not signs:
         return Finding(
             MASKING_CHECK, Status.PASS, Severity.WARNING, "no sign of gradient or score masking"
         )
-    message = "; ".join(s.message for s in signs)
-    details = {"signs": [{"kind": s.kind.value, "message": s.message, **s.details} for s in signs]}
-    return Finding(MASKING_CHECK, Status.WARN, Severity.WARNING, message, len(signs), None, details)
+    message = f"{UPPER_BOUND}: " + "; ".join(s.message for s in signs)
+    details = {
+        "signs": [{"kind": s.kind.value, "message": s.message, **s.details} for s in signs],
+        "upper_bound": True,
+    }
+    status, severity = (Status.FAIL, Severity.ERROR) if error else (Status.WARN, Severity.WARNING)
+    return Finding(MASKING_CHECK, status, severity, message, len(signs), None, details)
 
 
 def convertible_finding(reason: str | None, skipped: bool = False) -> Finding:

@@ -7,8 +7,12 @@ margin. When float32 has rounded every other class to exactly zero (a one-hot ou
 signal is left: :meth:`QueryModel.saturated` says so per image and the attacks switch to a
 decision-based search instead of reporting the model as robust.
 
-A model whose outputs change from run to run is queried ``draws`` times per evaluation and the
-average taken (expectation over its randomness); each draw counts as a query.
+A model whose outputs change from run to run (``random``) is queried several times per
+evaluation and the average taken (expectation over its randomness). An attack's budget counts
+evaluations, not runs: a random model gets as many search iterations as a deterministic one.
+When the labels are known (:meth:`QueryModel.margin_query`) the number of runs adapts per image:
+at least ``draws``, doubled for the images whose margin's standard error is still large against
+the changes a search step must tell apart, up to ``max_draws``. ``passes`` counts every run.
 """
 
 from __future__ import annotations
@@ -29,6 +33,18 @@ model's first output (N x classes)."""
 
 _TINY = float(np.finfo(np.float32).tiny)  # below this a float32 probability is zero or denormal
 _LOG_FLOOR = -1e4  # log of an exact zero: finite, far below any real log-probability
+SCORE_DRAWS = 32  # separate runs per image when scoring a random model's attacked images
+MIN_DRAWS = 8  # runs per evaluation of a random model, at least
+MAX_DRAWS = 64  # and at most (the bound on the cost of one evaluation)
+SE_FRACTION = 0.1  # target: the margin's standard error <= this share of |margin| ...
+SE_FLOOR = 0.05  # ... or of this share of the clean margin scale, whichever is larger
+
+
+def _margins(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    rows = np.arange(len(labels))
+    other = scores.copy()
+    other[rows, labels] = -np.inf
+    return np.asarray(scores[rows, labels] - other.max(axis=1), dtype=np.float64)
 
 
 class OutputKind(str, enum.Enum):
@@ -94,8 +110,16 @@ class QueryModel:
         self.order = order
         self.batch_size = max(1, batch_size)
         self.draws = max(1, draws)
+        self.max_draws = max(self.draws, MAX_DRAWS)
+        self.random = self.draws > 1
+        self.margin_scale = 1.0  # typical |clean margin| (set by the masking probe)
         self.kind = kind
-        self.queries = 0  # model evaluations, one per image per draw
+        self.queries = 0  # model runs, one per image per draw
+        self.last_draws = np.zeros(0, dtype=np.int64)  # runs per image of the last evaluation
+
+    def make_random(self, draws: int = MIN_DRAWS, max_draws: int = MAX_DRAWS) -> None:
+        """Treat the model as random: evaluations average ``draws`` .. ``max_draws`` runs."""
+        self.random, self.draws, self.max_draws = True, max(1, draws), max(draws, max_draws)
 
     def encode(self, levels: np.ndarray) -> np.ndarray:
         """The model's input tensor for ``levels`` (see :func:`to_input`)."""
@@ -113,10 +137,66 @@ class QueryModel:
             if tap is not None:
                 taps = tap if taps is None else taps + tap
         assert raw is not None
+        self.last_draws = np.full(len(levels), self.draws, dtype=np.int64)
         raw = raw / self.draws
         if taps is not None:
             return raw, taps / self.draws
         return raw, self.to_scores(raw)
+
+    def margin_query(
+        self, levels: np.ndarray, labels: np.ndarray, *, encoded: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(raw outputs, scores) averaged over as many runs per image as its margin needs (see
+        the module docstring); ``last_draws`` holds the runs each image took."""
+        if not self.random:
+            return self.query(levels, encoded=encoded)
+        rows = np.arange(len(levels))
+        raw_sum: np.ndarray | None = None
+        score_sum = np.zeros(0)
+        samples: list[np.ndarray] = []  # margins per run, (rows still drawing) each
+        count = np.zeros(len(levels), dtype=np.int64)
+        batch, tapped = self.draws, False
+        while len(rows):
+            chunk = levels[rows]
+            for _ in range(batch):
+                raw, tap = self._once(chunk, encoded)
+                tapped = tap is not None
+                z = tap if tap is not None else self.to_scores(raw)
+                if raw_sum is None:
+                    raw_sum, score_sum = (
+                        np.zeros((len(levels), raw.shape[1])),
+                        np.zeros((len(levels), z.shape[1])),
+                    )
+                raw_sum[rows] += raw
+                score_sum[rows] += z
+                samples.append(_margins(z, labels[rows]))
+            count[rows] += batch
+            keep = self._unsettled(np.array(samples), int(count[rows[0]]))
+            rows, samples = rows[keep], [m[keep] for m in samples]
+            batch = int(count[rows[0]]) if len(rows) else 0
+        assert raw_sum is not None
+        self.last_draws = count
+        raw = raw_sum / count[:, None]
+        if self.kind is OutputKind.PROBABILITIES and not tapped:
+            return raw, self.to_scores(raw)  # the expectation of the probabilities
+        return raw, score_sum / count[:, None]
+
+    def _unsettled(self, samples: np.ndarray, used: int) -> np.ndarray:
+        """Rows whose mean margin is not yet known well enough, and that may double their runs
+        (``samples``: runs x rows)."""
+        if used * 2 > self.max_draws:
+            return np.zeros(samples.shape[1], dtype=bool)
+        mean = samples.mean(axis=0)
+        se = samples.std(axis=0, ddof=1) / np.sqrt(used)
+        target = SE_FRACTION * np.maximum(np.abs(mean), SE_FLOOR * self.margin_scale)
+        return np.asarray(se > target)
+
+    def correct_draws(self, levels: np.ndarray, labels: np.ndarray, draws: int) -> np.ndarray:
+        """``draws`` x N: whether each separate run of the model classifies each image right
+        (no averaging: the scoring of a random model, see :data:`SCORE_DRAWS`)."""
+        return np.stack(
+            [np.argmax(self._once(levels, False)[0], axis=1) == labels for _ in range(draws)]
+        )
 
     def raw(self, levels: np.ndarray) -> np.ndarray:
         """The model's own outputs (see :meth:`query`)."""

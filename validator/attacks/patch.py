@@ -49,14 +49,14 @@ class PatchAttack:
         side = int(min(max(round(self.size * min(h, w)), 1), min(h, w)))
         rngs = generators(seeds)
         start = clean_pass(model, images, labels)
-        evaluations = budget // model.draws
+        evaluations = budget  # iterations, whatever a random model's runs per evaluation
         steps = max(evaluations - 2, 0)
         u = uniform_draws(rngs, steps + 1, 3 + c)  # row 0: start; then per step
         content = _stripes(u[:, 0], rngs, c, side)
         top = positions(u[:, 0, 0], h - side + 1)
         left = positions(u[:, 0, 1], w - side + 1)
         out = images.copy()
-        queries = np.full(n, model.draws, dtype=np.int64)
+        queries = model.last_draws.copy()
         fooled = start.fooled.copy()
         todo = np.flatnonzero(~fooled)
         if len(todo) and evaluations > 1:
@@ -65,7 +65,7 @@ class PatchAttack:
             )
             best_margin = np.full(n, np.inf)
             best_margin[todo], fooled[todo] = margin, now
-            queries[todo] += model.draws
+            queries[todo] += model.last_draws
             state = _Patch(content, top, left, best_margin, fooled, queries)
             for step in range(steps):
                 active = np.flatnonzero(~state.fooled & ~start.fooled)
@@ -113,7 +113,7 @@ class PatchAttack:
             left[keep],
         )
         state.margin[chosen], state.fooled[chosen] = margin[keep], fooled[keep]
-        state.queries[active] += model.draws
+        state.queries[active] += model.last_draws
 
 
 class _Patch:

@@ -190,7 +190,7 @@ class RaySAttack:
         out, success = images.copy(), fooled.copy()
         queries = np.full(len(images), model.draws, dtype=np.int64)
         todo = np.flatnonzero(~fooled)
-        evaluations = budget // model.draws - 1
+        evaluations = budget - 1
         if len(todo) and evaluations >= 1:
             ball = Ball("linf", eps_levels(self.eps))
             subset = [rngs[i] for i in todo]

@@ -26,6 +26,7 @@ from validator.attacks.base import LEVELS, AttackResult, image_seed
 from validator.attacks.masking import (
     EOT_DRAWS,
     Sign,
+    SignKind,
     comparison_signs,
     convertible_finding,
     graph_signs,
@@ -33,7 +34,7 @@ from validator.attacks.masking import (
     output_signs,
     probe_outputs,
 )
-from validator.attacks.model_fn import QueryModel
+from validator.attacks.model_fn import SCORE_DRAWS, QueryModel
 from validator.attacks.suites import Entry, Suite, load_suite
 from validator.attacks.tap import tapped_forward
 from validator.attacks.whitebox import Unavailable
@@ -55,7 +56,7 @@ from validator.engine import Progress
 from validator.errors import DataError, UsageError
 from validator.findings import Finding
 from validator.inference import Runner, RuntimeFailure
-from validator.vocab import ChannelOrder
+from validator.vocab import ChannelOrder, MaskingPolicy
 
 CHUNK = 32  # images attacked together (memory: a few arrays of CHUNK x 3 x 224 x 224 float32)
 PROBE_IMAGES = 16
@@ -74,6 +75,9 @@ class SetOutcome:
     queries: int
     skipped: str | None = None
     folder: Path | None = None
+    expected_correct: float | None = None  # random model: sum over images of P(correct)
+    worst_correct: int | None = None  # random model: images right in every scoring run
+    methods: dict[str, int] = field(default_factory=dict)  # method actually used -> images
 
     @property
     def correct(self) -> int:
@@ -97,6 +101,20 @@ class SetOutcome:
             "accuracy": None if self.accuracy is None else round(self.accuracy, 6),
             "queries": self.queries,
             "skipped": self.skipped,
+            "methods": dict(self.methods),
+            "randomized": self.randomized(),
+        }
+
+    def randomized(self) -> dict[str, Any] | None:
+        """A random model's expected and worst-case accuracy over its scoring runs."""
+        if self.expected_correct is None or not self.images:
+            return None
+        return {
+            "draws_per_image": SCORE_DRAWS,
+            "expected_correct": round(self.expected_correct, 4),
+            "expected_accuracy": round(self.expected_correct / self.images, 6),
+            "worst_case_correct": self.worst_correct,
+            "worst_case_accuracy": _ratio(self.worst_correct or 0, self.images),
         }
 
 
@@ -109,6 +127,17 @@ class SuiteRun:
     findings: tuple[Finding, ...]
     signs: tuple[Sign, ...]
     manifest: dict[str, Any] = field(default_factory=dict)
+    worst_case: dict[str, Any] | None = None  # see :func:`worst_case`
+
+    @property
+    def randomized(self) -> bool:
+        """True when the model's outputs differ between runs (scored by expectation)."""
+        return any(s.kind is SignKind.RANDOM for s in self.signs)
+
+    @property
+    def upper_bound(self) -> bool:
+        """True when masking evidence remains: attacked numbers are upper bounds."""
+        return bool(self.signs)
 
     @property
     def attacked(self) -> tuple[SetOutcome, ...]:
@@ -181,9 +210,33 @@ def run_suite(
         for o in outcomes
         if o.skipped is None and o.params.get("norm") == "linf"
     )
-    findings = (masking_finding(signs), context.convertible())
+    error = prof.masking is MaskingPolicy.ERROR
+    findings = (masking_finding(signs, error), context.convertible())
+    worst = worst_case(context.outcomes_by_image)
     manifest = _top_manifest(path, prof, chosen, outcomes, findings)
-    return SuiteRun(chosen, tuple(outcomes), findings, tuple(signs), manifest)
+    manifest["worst_case"] = worst
+    return SuiteRun(chosen, tuple(outcomes), findings, tuple(signs), manifest, worst)
+
+
+def worst_case(outcomes: dict[str, dict[str, bool]]) -> dict[str, Any] | None:
+    """Per image, right under every attacked set that took it (AutoAttack's robust accuracy
+    over all the attacks run, corruptions included); for a random model an image counts as
+    right only when every scoring run was. None when no set ran."""
+    right: dict[str, bool] = {}
+    for per_image in outcomes.values():
+        for source, ok in per_image.items():
+            right[source] = right.get(source, True) and ok
+    if not right:
+        return None
+    correct = sum(right.values())
+    return {
+        "images": len(right),
+        "correct": correct,
+        "accuracy": _ratio(correct, len(right)),
+        "sets": sorted(outcomes),
+        "convention": "an image counts as right only if every attacked set that took it left "
+        "it right",
+    }
 
 
 def clean_set(data: Path, num_classes: int) -> ImageSet:
@@ -243,6 +296,7 @@ class _Context:
         self.model, self.profile, self.suite = model, profile, suite
         self.samples, self.out_root, self.progress = samples, out_root, progress
         self.conversion_problem: str | None = None
+        self.outcomes_by_image: dict[str, dict[str, bool]] = {}  # set -> source -> still right
         self.whitebox_missing: str | None = None
 
     def probe(self, path: Path) -> list[Sign]:
@@ -252,8 +306,9 @@ class _Context:
         first = self.load(self.samples[:PROBE_IMAGES])
         probe = probe_outputs(self.model, first)
         self.model.queries = 0
+        self.model.margin_scale = max(probe.median_gap, 1e-6)
         if probe.random:
-            self.model.draws = EOT_DRAWS
+            self.model.make_random(EOT_DRAWS)
         signs = output_signs(probe, tapped=self.model.tapped is not None)
         try:
             proto = onnx.load(str(path), load_external_data=False)
@@ -297,6 +352,16 @@ class _Context:
             folder = final
         fooled = sum(1 for r in records if r["success"])
         queries = sum(int(r["queries"]) for r in records)
+        random = self.model.random and bool(records)
+        methods: dict[str, int] = {}
+        for r in records:
+            methods[str(r.get("method", attack.name))] = (
+                methods.get(str(r.get("method", attack.name)), 0) + 1
+            )
+        self.outcomes_by_image[attack.name] = {
+            r["source"]: not r["success"] and bool(r.get("correct_every_run", True))
+            for r in records
+        }
         return SetOutcome(
             attack.name,
             base.family,
@@ -307,6 +372,9 @@ class _Context:
             queries,
             None,
             folder,
+            sum(float(r["p_correct"]) for r in records) if random else None,
+            sum(1 for r in records if r["correct_every_run"]) if random else None,
+            methods,
         )
 
     def _attack(
@@ -323,13 +391,26 @@ class _Context:
             labels = np.array([s.label for s in batch], dtype=np.int64)
             seeds = [image_seed(self.suite.seed, entry.attack.name, s.name) for s in batch]
             result = entry.attack.run(self.model, images, labels, seeds, entry.budget)
-            for record in _records(batch, seeds, result, taken):
+            extra = self._score_runs(result.images, labels)
+            for k, record in enumerate(_records(batch, seeds, result, taken)):
+                record.update({key: values[k] for key, values in extra.items()})
                 levels = record.pop("_levels")
                 if folder is not None:
                     write_png(folder / record["image"], levels)
                 yield record
             if self.progress is not None:
                 self.progress.advance(len(batch), int(np.count_nonzero(result.success)))
+
+    def _score_runs(self, images: np.ndarray, labels: np.ndarray) -> dict[str, list[Any]]:
+        """For a random model: each attacked image's share of correct separate runs (its
+        expected correctness) and whether every run was right (the worst case over runs)."""
+        if not self.model.random:
+            return {}
+        right = self.model.correct_draws(images, labels, SCORE_DRAWS)
+        return {
+            "p_correct": [round(float(v), 6) for v in right.mean(axis=0)],
+            "correct_every_run": [bool(v) for v in np.all(right, axis=0).tolist()],
+        }
 
     def _set_manifest(self, entry: Entry, records: list[dict[str, Any]]) -> dict[str, Any]:
         fooled = sum(1 for r in records if r["success"])

@@ -28,7 +28,7 @@ class Start:
 
 def clean_pass(model: QueryModel, images: np.ndarray, labels: np.ndarray) -> Start:
     """One query per image on the clean images."""
-    raw, scores = model.query(images)
+    raw, scores = model.margin_query(images, labels)
     fooled = np.argmax(raw, axis=1) != labels
     return Start(margins(scores, labels), fooled, model.saturated(raw) & ~fooled)
 
@@ -37,7 +37,7 @@ def evaluate(
     model: QueryModel, images: np.ndarray, labels: np.ndarray, *, encoded: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """(margin, fooled) for candidate images (levels, or model inputs with ``encoded``)."""
-    raw, scores = model.query(images, encoded=encoded)
+    raw, scores = model.margin_query(images, labels, encoded=encoded)
     return margins(scores, labels), np.asarray(np.argmax(raw, axis=1) != labels)
 
 

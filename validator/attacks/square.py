@@ -50,7 +50,8 @@ class _State:
     best: np.ndarray
     margin: np.ndarray
     fooled: np.ndarray
-    queries: np.ndarray
+    queries: np.ndarray  # model runs
+    iterations: np.ndarray  # evaluations (each the average of ``draws`` runs for a random model)
 
 
 class _SquareBase:
@@ -79,18 +80,22 @@ class _SquareBase:
         rngs = generators(seeds)
         start = clean_pass(model, images, labels)
         out, success = images.copy(), start.fooled.copy()
-        queries = np.ones(len(images), dtype=np.int64) * model.draws
+        queries = model.last_draws.copy()
+        iterations = np.ones(len(images), dtype=np.int64)
         method = ["clean" if f else "square" for f in start.fooled]
         todo = np.flatnonzero(~start.fooled & ~start.saturated)
-        if len(todo) and budget // model.draws > 1:
+        if len(todo) and budget > 1:
             state = self._search(model, images[todo], labels[todo], [rngs[i] for i in todo], budget)
             out[todo], success[todo] = state.best, state.fooled
             queries[todo] += state.queries
+            iterations[todo] += state.iterations
         for i, result in self._fallback(model, images, labels, rngs, start.saturated, budget):
             out[i], success[i] = result.image, result.success
             queries[i] += result.queries * model.draws
+            iterations[i] += result.queries
             method[i] = "rays"
-        return AttackResult(out, queries, success, {"method": method})
+        extra: dict[str, list[Any]] = {"method": method, "iterations": iterations.tolist()}
+        return AttackResult(out, queries, success, extra)
 
     def _fallback(
         self,
@@ -103,7 +108,7 @@ class _SquareBase:
     ) -> list[tuple[int, RaySResult]]:
         """RayS on the saturated images; its budget counts evaluations (each ``draws`` runs)."""
         chosen = np.flatnonzero(saturated)
-        evaluations = budget // model.draws - 1
+        evaluations = budget - 1
         if not len(chosen) or evaluations < 1:
             return []
         subset = [rngs[i] for i in chosen]
@@ -144,12 +149,12 @@ class SquareLinf(_SquareBase):
         n, c, h, w = clean.shape
         e = eps_levels(self.eps)
         stripes = sign_draws(rngs, (c, 1, w)) * np.float32(e)
-        iterations = max(budget // model.draws - 2, 0)
+        iterations = max(budget - 2, 0)
         draws = uniform_draws(rngs, iterations, 2)
         colours = sign_draws(rngs, (iterations, c)) * np.float32(e)
         best = np.clip(clean + stripes, 0.0, LEVELS).astype(np.float32)
         margin, fooled = evaluate(model, best, labels)
-        state = _State(clean, best, margin, fooled, np.full(n, model.draws, dtype=np.int64))
+        state = _State(clean, best, margin, fooled, model.last_draws.copy(), np.ones(n, np.int64))
         live = _Live(model, state, labels)
         for it in range(iterations):
             if not len(live.rows):
@@ -176,7 +181,8 @@ class SquareLinf(_SquareBase):
         state.best[chosen] = candidate[better]
         state.margin[chosen] = margin[better]
         state.fooled[chosen] = fooled[better]
-        state.queries[active] += model.draws
+        state.queries[active] += model.last_draws
+        state.iterations[active] += 1
 
 
 class _Live:
@@ -207,7 +213,7 @@ class _Live:
             new[same] = np.clip(clean[same] - colour[same][:, None, None, :], 0.0, LEVELS)
         self.best[window], self.inputs[window] = new, self._encode(new)
         margin, fooled = evaluate(self.model, self.inputs, self.labels, encoded=True)
-        self.state.queries[self.rows] += self.model.draws
+        self._count()
         worse = ~(margin < self.margin)
         if worse.any():
             images, _, rows, cols = window
@@ -217,6 +223,10 @@ class _Live:
         done = fooled & ~worse
         if done.any():
             self._retire(done)
+
+    def _count(self) -> None:
+        self.state.queries[self.rows] += self.model.last_draws
+        self.state.iterations[self.rows] += 1
 
     def _retire(self, done: np.ndarray) -> None:
         rows = self.rows[done]
@@ -258,12 +268,12 @@ class SquareL2(_SquareBase):
     ) -> _State:
         n, c, h, w = clean.shape
         e = self.eps * LEVELS
-        iterations = max(budget // model.draws - 2, 0)
+        iterations = max(budget - 2, 0)
         draws = uniform_draws(rngs, iterations, 5)
         signs = sign_draws(rngs, (iterations, c))
         best = toward(clean, clean + _l2_init(rngs, clean.shape, e))
         margin, fooled = evaluate(model, best, labels)
-        state = _State(clean, best, margin, fooled, np.full(n, model.draws, dtype=np.int64))
+        state = _State(clean, best, margin, fooled, model.last_draws.copy(), np.ones(n, np.int64))
         live = _LiveL2(model, state, labels, e)
         for it in range(iterations):
             if not len(live.rows):
@@ -332,7 +342,7 @@ class _LiveL2(_Live):
         moved = np.sum((self.best[win1] - self.clean[win1]).astype(np.float64) ** 2, axis=(1, 2, 3))
         energy = self.energy - held.sum(axis=1) + moved
         margin, fooled = evaluate(self.model, self.inputs, self.labels, encoded=True)
-        self.state.queries[self.rows] += self.model.draws
+        self._count()
         worse = ~(margin < self.margin)
         if worse.any():
             for window, old in ((win2, old2), (win1, old1)):

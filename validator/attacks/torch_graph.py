@@ -352,6 +352,49 @@ def _transpose(torch: Any, a: dict[str, Any], x: Any) -> Any:
     return x.permute(*(a.get("perm") or reversed(range(x.dim()))))
 
 
+def _straight(fn: Callable[[Any, Any], Any]) -> Op:
+    """BPDA (Athalye et al., 2018): the forward pass applies ``fn`` (Round, Floor, a cast to
+    integers...), the backward pass treats it as the identity, so a quantising input layer
+    cannot zero the gradient. Integer tensors (shapes, indices) go through untouched."""
+
+    def run(torch: Any, a: dict[str, Any], x: Any) -> Any:
+        out = fn(torch, x)
+        if not x.is_floating_point() or not x.requires_grad:
+            return out
+        return x + (out.to(x.dtype) - x).detach()
+
+    return run
+
+
+def _cast_through(torch: Any, a: dict[str, Any], x: Any) -> Any:
+    """Cast with a straight-through gradient when a float tensor carrying a gradient goes to
+    an integer type (quantize-like ``Cast(uint8)``): the values are truncated and clamped
+    like the integer type would, but stay a float tensor so the gradient flows."""
+    target = helper.tensor_dtype_to_np_dtype(int(a["to"]))
+    if x.is_floating_point() and x.requires_grad and np.issubdtype(target, np.integer):
+        info = np.iinfo(target)
+        value = torch.clamp(torch.trunc(x), float(info.min), float(info.max))
+        return x + (value - x).detach()
+    return _cast(torch, a, x)
+
+
+def _random(kind: str, like: bool) -> Op:
+    """Random operators as draws from torch's generator: every call of the module is a new
+    draw, so averaging gradients over calls is expectation over transformation (EOT)."""
+
+    def run(torch: Any, a: dict[str, Any], x: Any = None) -> Any:
+        shape = list(x.shape) if like else list(a["shape"])
+        dtype = x.dtype if like and x.is_floating_point() else torch.float32
+        if kind == "normal":
+            return torch.randn(shape, dtype=dtype) * float(a.get("scale", 1.0)) + float(
+                a.get("mean", 0.0)
+            )
+        low, high = float(a.get("low", 0.0)), float(a.get("high", 1.0))
+        return torch.rand(shape, dtype=dtype) * (high - low) + low
+
+    return run
+
+
 def _unary(fn: Callable[[Any, Any], Any]) -> Op:
     return lambda torch, a, x: fn(torch, x)
 
@@ -398,10 +441,14 @@ _OPS: dict[str, Op] = {
     "Reciprocal": _unary(lambda t, x: 1.0 / x),
     "Neg": _unary(lambda t, x: -x),
     "Abs": _unary(lambda t, x: t.abs(x)),
-    "Floor": _unary(lambda t, x: t.floor(x)),
-    "Ceil": _unary(lambda t, x: t.ceil(x)),
-    "Round": _unary(lambda t, x: t.round(x)),
-    "Sign": _unary(lambda t, x: t.sign(x)),
+    "Floor": _straight(lambda t, x: t.floor(x)),
+    "Ceil": _straight(lambda t, x: t.ceil(x)),
+    "Round": _straight(lambda t, x: t.round(x)),
+    "Sign": _straight(lambda t, x: t.sign(x)),
+    "RandomNormalLike": _random("normal", True),
+    "RandomUniformLike": _random("uniform", True),
+    "RandomNormal": _random("normal", False),
+    "RandomUniform": _random("uniform", False),
     "Identity": _unary(lambda t, x: x),
     "Dropout": lambda t, a, x, *rest: x,
     "Clip": _clip,
@@ -428,7 +475,7 @@ _OPS: dict[str, Op] = {
     "Shape": _unary(lambda t, x: t.tensor(list(x.shape), dtype=t.int64)),
     "Expand": _binary(lambda t, x, s: x * t.ones(_ints(s), dtype=x.dtype)),
     "Tile": _binary(lambda t, x, r: x.repeat(*_ints(r))),
-    "Cast": _cast,
+    "Cast": _cast_through,
     "Constant": _constant,
     "ConstantOfShape": _constant_of_shape,
     "ReduceMean": _reduce("mean"),

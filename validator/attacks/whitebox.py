@@ -8,8 +8,15 @@ skipped; the ``convertible`` warning reports the conversion.
 A terminal Softmax is looked through before differentiating (its argmax is the same, and a saturated
 softmax has zero gradient: the masking the organizers' attack fell for); the result of every
 attack is rounded to the 8-bit grid and judged by onnxruntime, not by the PyTorch rendering.
-Cross-entropy is taken on logits scaled to unit spread per image, so a temperature inside the
-graph cannot zero the gradient either; DLR is scale-free by construction.
+Cross-entropy is taken on the logits as they are unless their spread per image exceeds
+:data:`SPREAD_CAP` (no trained classifier's does; ``10000 * z`` does): then they are scaled down
+to that spread, so a temperature inside the graph cannot zero the gradient, while ordinary
+models are attacked exactly as the reference implementations attack them. DLR is scale-free.
+
+Random layers (noise, random resize-and-pad, random crops) are drawn anew on every call of the
+PyTorch rendering: each step averages the gradient over the model's runs per evaluation
+(expectation over transformation, EOT). Round, Floor, Ceil, Sign and casts to integers pass the
+gradient straight through (BPDA), so quantising input layers do not blind the attacks.
 """
 
 from __future__ import annotations
@@ -28,6 +35,9 @@ from validator.attacks.tap import softmax_input
 
 EXTRA_HINT = "install robust-validate[whitebox] (PyTorch) to run white-box attacks"
 METHODS = ("pgd", "apgd-ce", "apgd-dlr")
+SPREAD_CAP = 50.0  # max - min logit per image beyond which CE sees scaled-down logits
+PGD_STEP = 0.25  # PGD step as a share of eps (torchattacks' 2/255 at 8/255)
+AGREEMENT = 0.75  # random model: share of images whose expected top class must agree
 
 
 class Unavailable(Exception):
@@ -93,6 +103,8 @@ def _convert(model: QueryModel, sample: np.ndarray, tolerance: float) -> Convers
             f"the model does not convert to PyTorch: {exc}", convertible=False
         ) from None
     reference = model.raw(sample)
+    if model.random:
+        return _random_agreement(torch, module, logits, model, sample, reference)
     compare = ours
     difference = (
         float(np.max(np.abs(compare - reference))) if compare.shape == reference.shape else math.inf
@@ -110,6 +122,30 @@ def _convert(model: QueryModel, sample: np.ndarray, tolerance: float) -> Convers
             convertible=False,
         )
     return Conversion(module, logits, difference, agreement)
+
+
+def _random_agreement(
+    torch: Any, module: Any, logits: str | None, model: QueryModel, sample: np.ndarray,
+    reference: np.ndarray,
+) -> Conversion:  # fmt: skip
+    """A random model cannot match run for run: compare the top class of the average over
+    ``model.draws`` runs on each side."""
+    inputs = torch.from_numpy(to_input(sample, model.order))
+    with torch.no_grad():
+        runs = [module(inputs).double().numpy() for _ in range(model.draws)]
+    ours = np.mean(runs, axis=0)
+    agreement = (
+        float(np.mean(np.argmax(ours, 1) == np.argmax(reference, 1)))
+        if ours.shape == reference.shape
+        else 0.0
+    )
+    if agreement < AGREEMENT:
+        raise Unavailable(
+            f"the PyTorch conversion of this random model disagrees with onnxruntime (same "
+            f"expected top class on {agreement:.0%} of {len(sample)} images)",
+            convertible=False,
+        )
+    return Conversion(module, logits, float(np.max(np.abs(ours - reference))), agreement)
 
 
 class WhiteBox:
@@ -149,21 +185,23 @@ class WhiteBox:
         with torch.enable_grad():
             loss = _dlr_loss if self.method == "apgd-dlr" else _ce_loss
             logits = _logit_fn(torch, conversion, model)
+            eot = model.draws if model.random else 1
             x = torch.from_numpy(images.astype(np.float64) / LEVELS)
             y = torch.from_numpy(labels.astype(np.int64))
             eps = e / LEVELS
             x0 = torch.clamp(x + eps * torch.from_numpy(start), 0, 1)
             if self.method == "pgd":
-                adv = _pgd(torch, logits, loss, x, y, x0, eps, steps)
+                adv = _pgd(torch, _Grad(logits, loss, eot), x, y, x0, eps, steps)
             else:
-                adv = _apgd(torch, logits, loss, x, y, x0, eps, steps)
+                adv = _apgd(torch, _Grad(logits, loss, eot), x, y, x0, eps, steps)
         levels = np.rint(adv.detach().numpy() * LEVELS)
         levels = np.clip(levels, np.maximum(images - e, 0), np.minimum(images + e, LEVELS)).astype(
             np.float32
         )
         success = np.asarray(model.predict(levels) != labels)
-        queries = np.full(len(images), steps + model.draws, dtype=np.int64)
-        return AttackResult(levels, queries, success)
+        queries = np.full(len(images), steps * eot + model.draws, dtype=np.int64)
+        extra = {"method": [f"{self.method}{'+eot' if eot > 1 else ''}"] * len(images)}
+        return AttackResult(levels, queries, success, extra)
 
 
 def _logit_fn(torch: Any, conversion: Conversion, model: QueryModel) -> Any:
@@ -181,11 +219,14 @@ def _logit_fn(torch: Any, conversion: Conversion, model: QueryModel) -> Any:
 
 
 def _ce_loss(torch: Any, z: Any, y: Any) -> Any:
-    """Cross-entropy on logits divided by their (constant) per-image spread: a temperature on
-    the logits (``10000 * z``) would otherwise round the softmax to one-hot and zero the
-    gradient, which is masking, not robustness."""
-    spread = z.std(dim=1, keepdim=True).detach().clamp_min(1e-12)
-    return torch.nn.functional.cross_entropy(z / spread, y, reduction="none")
+    """Cross-entropy on the logits, scaled down (by a constant per image) only where their
+    spread exceeds :data:`SPREAD_CAP`: a temperature on the logits (``10000 * z``) would
+    otherwise round the softmax to one-hot and zero the gradient, which is masking, not
+    robustness; below the cap the loss is the reference implementations' own."""
+    spread = (z.max(dim=1, keepdim=True).values - z.min(dim=1, keepdim=True).values).detach()
+    return torch.nn.functional.cross_entropy(
+        z / (spread / SPREAD_CAP).clamp_min(1.0), y, reduction="none"
+    )
 
 
 def _dlr_loss(torch: Any, z: Any, y: Any) -> Any:
@@ -197,27 +238,42 @@ def _dlr_loss(torch: Any, z: Any, y: Any) -> Any:
     return -(true - best_other) / (ordered[:, -1] - ordered[:, -3] + 1e-12)
 
 
-def _loss_and_grad(torch: Any, logits: Any, loss_fn: Any, x: Any, y: Any) -> tuple[Any, Any, Any]:
-    x = x.clone().requires_grad_(True)
-    z = logits(x)
-    loss = loss_fn(torch, z, y)
-    (grad,) = torch.autograd.grad(loss.sum(), x)
-    return loss.detach(), grad.detach(), z.detach().argmax(1) != y
+@dataclass(frozen=True)
+class _Grad:
+    """Loss and input gradient, averaged over ``eot`` calls (draws) of a random model."""
+
+    logits: Any
+    loss: Any
+    eot: int = 1
+
+
+def _loss_and_grad(torch: Any, fn: _Grad, x: Any, y: Any) -> tuple[Any, Any, Any]:
+    total_loss, total_grad, total_z = None, None, None
+    for _ in range(fn.eot):
+        leaf = x.clone().requires_grad_(True)
+        z = fn.logits(leaf)
+        loss = fn.loss(torch, z, y)
+        (grad,) = torch.autograd.grad(loss.sum(), leaf)
+        total_loss = loss.detach() if total_loss is None else total_loss + loss.detach()
+        total_grad = grad.detach() if total_grad is None else total_grad + grad.detach()
+        p = torch.softmax(z.detach(), dim=1)
+        total_z = p if total_z is None else total_z + p
+    assert total_loss is not None and total_z is not None
+    return total_loss / fn.eot, total_grad, total_z.argmax(1) != y
 
 
 def _project(torch: Any, x: Any, clean: Any, eps: float) -> Any:
     return torch.clamp(torch.minimum(torch.maximum(x, clean - eps), clean + eps), 0, 1)
 
 
-def _pgd(
-    torch: Any, logits: Any, loss_fn: Any, x: Any, y: Any, x0: Any, eps: float, steps: int
-) -> Any:
-    """Madry et al.'s PGD with a random start; keeps the first adversarial point found."""
-    step = 2.5 * eps / steps
+def _pgd(torch: Any, fn: _Grad, x: Any, y: Any, x0: Any, eps: float, steps: int) -> Any:
+    """Madry et al.'s PGD with a random start and torchattacks' step (eps / 4); keeps the
+    first adversarial point found."""
+    step = PGD_STEP * eps
     adv, best = x0, x0.clone()
     found = torch.zeros(len(x), dtype=torch.bool)
     for _ in range(steps):
-        _, grad, fooled = _loss_and_grad(torch, logits, loss_fn, adv, y)
+        _, grad, fooled = _loss_and_grad(torch, fn, adv, y)
         newly = fooled & ~found
         best[newly], found = adv[newly], found | fooled
         adv = _project(torch, adv + step * grad.sign(), x, eps)
@@ -225,14 +281,12 @@ def _pgd(
     return best
 
 
-def _apgd(
-    torch: Any, logits: Any, loss_fn: Any, x: Any, y: Any, x0: Any, eps: float, steps: int
-) -> Any:
+def _apgd(torch: Any, fn: _Grad, x: Any, y: Any, x0: Any, eps: float, steps: int) -> Any:
     """APGD (Croce and Hein, ICML 2020): momentum, step size halved at checkpoints where the
     loss stopped improving, restarts from the best point."""
     checkpoints = _checkpoints(steps)
     step = torch.full((len(x), 1, 1, 1), 2.0 * eps, dtype=x.dtype)
-    loss, grad, fooled = _loss_and_grad(torch, logits, loss_fn, x0, y)
+    loss, grad, fooled = _loss_and_grad(torch, fn, x0, y)
     adv, previous = x0, x0
     best_adv, best_loss, best_grad = x0.clone(), loss.clone(), grad.clone()
     result = torch.where(fooled[:, None, None, None], x0, x0)
@@ -246,7 +300,7 @@ def _apgd(
             torch, adv + (z - adv) * momentum + (adv - previous) * (1 - momentum), x, eps
         )
         previous, adv = adv, moved
-        loss, grad, fooled = _loss_and_grad(torch, logits, loss_fn, adv, y)
+        loss, grad, fooled = _loss_and_grad(torch, fn, adv, y)
         newly = fooled & ~found
         result[newly], found = adv[newly], found | fooled
         better = loss > best_loss

@@ -51,8 +51,22 @@ def _header(report: dict[str, Any]) -> str:
         f"{escape(verdict.upper())}</span></h1>"
         f'<p class="meta">model {escape(str(model.get("path")))} &middot; sha256 '
         f"{escape(str(model.get('sha256')))} &middot; profile {escape(str(profile.get('name')))}"
-        f' &middot; final score <b id="final">{shown}</b></p>'
+        f' &middot; final score <b id="final">{shown}</b>{_qualifiers(score)}</p>'
     )
+
+
+def _qualifiers(score: dict[str, Any]) -> str:
+    """Randomized and upper-bound labels beside the final score."""
+    words = []
+    if score.get("randomized"):
+        runs = escape(str(score["randomized"].get("draws_per_image")))
+        words.append(
+            f'<span id="randomized">randomized: expectation over {runs} runs per image</span>'
+        )
+    if score.get("bound") == "upper":
+        note = escape(str(score.get("bound_note") or "upper bound"))
+        words.append(f'<span id="bound">{note}</span>')
+    return f" ({'; '.join(words)})" if words else ""
 
 
 def _checks(checks: list[dict[str, Any]]) -> str:
@@ -111,11 +125,18 @@ def _accuracy(score: dict[str, Any]) -> str:
     rows = [_interval_row(s["name"], s["kind"], s) for s in score.get("sets", [])]
     if score.get("attacked", {}).get("images"):
         rows.append(_interval_row("attacked (pooled)", "pooled", score["attacked"]))
+    worst = score.get("worst_case")
+    if worst and worst.get("images"):
+        rows.append(IntervalRow("worst case per image", "worst", worst.get("accuracy"), None, None))
     chart = interval_chart(rows, "accuracy per set with its 95% Wilson interval")
     caption = "Accuracy per set (bar) with its 95% Wilson interval (whisker), scale 0 to 1"
     cells = [
         (escape(r.name), escape(r.kind), *_tally(s))
-        for r, s in zip(rows, [*score.get("sets", []), score.get("attacked", {})], strict=False)
+        for r, s in zip(
+            rows,
+            [*score.get("sets", []), score.get("attacked", {}), score.get("worst_case") or {}],
+            strict=False,
+        )
     ]
     numbers = table(("set", "kind", "images", "correct", "accuracy"), cells, frozenset({2, 3, 4}))
     return f'<div class="charts">{figure(caption, chart)}</div>{numbers}'
