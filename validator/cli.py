@@ -86,8 +86,9 @@ def cli() -> None:
     """Check an ONNX classifier against the competition rules and estimate its score.
 
     \b
-    robust-validate MODEL [OPTIONS]      check MODEL, then score it (same as `check`)
+    robust-validate MODEL [OPTIONS]      check MODEL (.onnx or PyTorch .zip), then score it
     robust-validate attack MODEL ...     write attacked sets made against MODEL
+    robust-validate batch DIR --out OUT  check and score every submission; leaderboard
     robust-validate reference [NAME]     print where the bundled reference data is
     """
     # Pillow warns about odd metadata in images it still decodes; printed from the decoding
