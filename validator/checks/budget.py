@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 from validator.checks.context import Context
+from validator.checks.hints import layers_of, params_hint
 from validator.checks.platform_conversion import macs_measurement, platform_note
 from validator.checks.registry import Stage, register
 from validator.findings import Finding, Status
 from validator.graph.analysis import top_ops
+from validator.graph.index import GraphIndex
+from validator.graph.params import ParamCount
 from validator.units import si, size_bytes
 from validator.vocab import CheckId, MacsConvention
 
 _MATRIX_OPS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul", "Einsum"})
+_TOP_LAYERS = 10  # layers named in the params evidence
 
 
 @register(CheckId.PARAMS, "effective parameters under the budget", Stage.STATIC)
 def check_params(ctx: Context) -> Finding:
     params, limit = ctx.analysis.params, ctx.profile.max_params
+    index = ctx.analysis.index
     largest = sorted(params.tensors.items(), key=lambda kv: -kv[1])[:5]
-    details = {"largest_tensors": dict(largest), "tensors": len(params.tensors)}
+    layers = {index.describe(p): n for p, n in params.by_layer()[:_TOP_LAYERS]}
+    details = {
+        "largest_tensors": dict(largest),
+        "tensors": len(params.tensors),
+        "heaviest_layers": layers,
+        "tensor_layers": {name: layers_of(index, name) for name, _ in largest},
+    }
     ok = params.total < limit  # the official checker tests params < 30e6
     relation = "<" if ok else ">="
     message = (
@@ -25,10 +36,20 @@ def check_params(ctx: Context) -> Finding:
         f" (float constants feeding weights; BatchNorm statistics and scalars excluded)"
     )
     if not ok:
-        message += f"; {params.total - limit:,} over the limit; largest: " + ", ".join(
-            f"{name} ({n:,})" for name, n in largest[:3]
+        over = params.total - limit
+        message += f"; {over:,} over the limit; heaviest layers: " + ", ".join(
+            _layer_text(index, position, n, params) for position, n in params.by_layer()[:3]
         )
+        message += f"; fix: {params_hint(over)}"
+        details["hints"] = [params_hint(over)]
     return ctx.verdict(CheckId.PARAMS, ok, message, params.total, limit, details)
+
+
+def _layer_text(index: GraphIndex, position: int, count: int, params: ParamCount) -> str:
+    """``name (OpType) 1,234 (tensor, ...)``: a layer, its parameters and its largest tensors."""
+    own = sorted((n, t) for t, n in params.tensors.items() if params.owners.get(t) == position)
+    names = ", ".join(t for _, t in sorted(own, key=lambda nt: -nt[0])[:2])
+    return f"{index.describe(position)} {count:,} ({names})"
 
 
 @register(CheckId.FILE_SIZE, "model file plus external data under the size limit", Stage.STATIC)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from validator.checks.context import Context
+from validator.checks.hints import opset_hint
 from validator.checks.registry import Stage, register
 from validator.findings import Finding
 from validator.model import iter_graphs
@@ -30,9 +31,11 @@ def check_opset(ctx: Context) -> Finding:
         f"opset {opset} {'<=' if ok else '>'} {limit} "
         f"(onnxruntime 1.10 of the official environment loads opsets up to {limit})"
     )
+    details: dict[str, object] = {}
     if not ok:
-        message += "; re-export with opset_version <= 15"
-    return ctx.verdict(CheckId.OPSET, ok, message, opset, limit)
+        message += f"; fix: {opset_hint(limit)}"
+        details["hints"] = [opset_hint(limit)]
+    return ctx.verdict(CheckId.OPSET, ok, message, opset, limit, details)
 
 
 @register(CheckId.OPERATORS, "standard operators, no data-dependent control flow", Stage.STATIC)

@@ -14,6 +14,7 @@ import onnx
 # Operators that produce a value without any graph input: their outputs are constants.
 _SOURCE_OPS = frozenset({"Constant", "RandomNormal", "RandomUniform", "EyeLike", "ConstantOfShape"})
 _SUBGRAPH_OPS = frozenset({"If", "Loop", "Scan"})
+_WALK_LIMIT = 10_000  # nodes one layers_using() call may visit
 
 
 @dataclass
@@ -37,6 +38,31 @@ class GraphIndex:
         """A readable name for the node at ``position`` (its name, else op type and index)."""
         node = self.nodes[position]
         return node.name or f"{node.op_type}#{position}"
+
+    def describe(self, position: int) -> str:
+        """``name (OpType)`` of the node at ``position``; ``OpType#position`` when unnamed."""
+        node = self.nodes[position]
+        return f"{node.name} ({node.op_type})" if node.name else f"{node.op_type}#{position}"
+
+    def layers_using(self, tensor: str, limit: int = 5) -> list[int]:
+        """Positions of the first nodes that compute with ``tensor``, in graph order: its
+        readers, looking through constant nodes (a Cast, DequantizeLinear or Reshape of a
+        weight) to the layers that use the result. At most ``limit`` positions; the walk is
+        bounded so that a hostile constant sub-graph cannot make it quadratic."""
+        found: list[int] = []
+        seen: set[int] = set()
+        queue = deque([tensor])
+        while queue and len(found) < limit and len(seen) < _WALK_LIMIT:
+            for position in self.consumers.get(queue.popleft(), ()):
+                if position in seen:
+                    continue
+                seen.add(position)
+                outputs = [n for n in self.node_outputs[position] if n]
+                if outputs and all(n in self.constant for n in outputs):
+                    queue.extend(outputs)
+                elif len(found) < limit:
+                    found.append(position)
+        return sorted(found)
 
 
 def build_index(graph: onnx.GraphProto) -> GraphIndex:

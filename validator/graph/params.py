@@ -12,7 +12,7 @@ at run time cannot hide. One-element scalars (eps, scales) and BatchNorm running
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import onnx
@@ -71,37 +71,57 @@ class ParamCount:
     total: int
     tensors: Mapping[str, int]
     float_types: Mapping[str, int]  # tensor name -> ONNX element type
+    # tensor name -> position of the first layer (non-constant node) that computes with it
+    owners: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+
+    def by_layer(self) -> list[tuple[int, int]]:
+        """``(layer position, parameters)`` pairs, most parameters first: each counted tensor
+        belongs to its first layer, so the counts add up to ``total`` (a tensor no layer
+        reads is left out)."""
+        layers: dict[int, int] = {}
+        for name, elements in self.tensors.items():
+            position = self.owners.get(name)
+            if position is not None:
+                layers[position] = layers.get(position, 0) + elements
+        return sorted(layers.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 def count_params(index: GraphIndex, shapes: ShapeMap) -> ParamCount:
     """Effective parameters of the graph behind ``index``."""
     counted: dict[str, int] = {}
     types: dict[str, int] = {}
-    for name in _frontier(index):
-        for source in _float_sources(index, name, shapes):
-            elements = _elements(source, index, shapes)
-            if elements is not None and elements > 1:
-                counted[source] = elements
-                types[source] = _elem_type(source, index, shapes)
-    for name in _quantised_weights(index):
+    owners: dict[str, int] = {}
+    found = [
+        (source, position)
+        for name, position in _frontier(index)
+        for source in _float_sources(index, name, shapes)
+    ]
+    for name, position in found + _quantised_weights(index):
         elements = _elements(name, index, shapes)
         if elements is not None and elements > 1:
             counted[name] = elements
             types[name] = _elem_type(name, index, shapes)
-    return ParamCount(sum(counted.values()), MappingProxyType(counted), MappingProxyType(types))
+            owners.setdefault(name, position)
+    return ParamCount(
+        sum(counted.values()),
+        MappingProxyType(counted),
+        MappingProxyType(types),
+        MappingProxyType(owners),
+    )
 
 
-def _quantised_weights(index: GraphIndex) -> list[str]:
+def _quantised_weights(index: GraphIndex) -> list[tuple[str, int]]:
     """Integer constants stored as the weights of quantised ops (int8 weights of a dynamically
-    quantised model, the input of a DequantizeLinear): parameters in any element type."""
-    found: list[str] = []
+    quantised model, the input of a DequantizeLinear): parameters in any element type; each
+    with the position of the op that reads it."""
+    found: dict[str, int] = {}
     for position in index.order:
         node = index.nodes[position]
         positions = QUANTISED_WEIGHTS.get(node.op_type, frozenset())
         for i, name in enumerate(node.input):
             if i in positions and name in index.constant and not _is_float(name, index):
-                found.append(name)
-    return list(dict.fromkeys(found))
+                found.setdefault(name, position)
+    return list(found.items())
 
 
 def _is_float(name: str, index: GraphIndex) -> bool:
@@ -109,9 +129,11 @@ def _is_float(name: str, index: GraphIndex) -> bool:
     return tensor is not None and tensor.data_type in FLOAT_TYPES
 
 
-def _frontier(index: GraphIndex) -> list[str]:
+def _frontier(index: GraphIndex) -> list[tuple[str, int]]:
+    """Constant tensors where they meet the computation, each with the first (non-constant)
+    node that reads it."""
     seen: set[str] = set()
-    out: list[str] = []
+    out: list[tuple[str, int]] = []
     for position in index.order:
         node = index.nodes[position]
         if all(n in index.constant for n in node.output if n) and node.output:
@@ -120,11 +142,11 @@ def _frontier(index: GraphIndex) -> list[str]:
         for i, name in enumerate(node.input):
             if name and name in index.constant and i not in skip and name not in seen:
                 seen.add(name)
-                out.append(name)
+                out.append((name, position))
         for name in _subgraph_weights(node, index):
             if name not in seen:
                 seen.add(name)
-                out.append(name)
+                out.append((name, position))
     return out
 
 
