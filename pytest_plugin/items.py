@@ -14,7 +14,12 @@ from typing import Any
 import pytest
 
 from pytest_plugin.outcomes import EvaluationError, RobustCheckWarning, RuleBroken, judge
-from pytest_plugin.render import describe_score, score_value
+from pytest_plugin.render import (
+    describe_score,
+    finding_properties,
+    score_properties,
+    score_value,
+)
 from pytest_plugin.reports import Plan, session_reports
 from pytest_plugin.settings import MARKER, ScoreKind, Settings, model_label, session_settings
 from validator.checks import Stage
@@ -84,6 +89,8 @@ class CheckItem(_ModelItem):
             finding = self.report().get(self.name)
         except EvaluationError:
             return  # runtest fails with the message
+        if finding is not None:
+            self.user_properties[:] = finding_properties(finding)  # JUnit XML, whatever the outcome
         if finding is None or finding.status is Status.SKIP:
             reason = finding.message if finding else f"{self.name} did not run"
             self.add_marker(pytest.mark.skip(reason=reason.removeprefix("skipped: ")))
@@ -92,6 +99,7 @@ class CheckItem(_ModelItem):
         finding = self.report().get(self.name)
         if finding is None:
             pytest.skip(f"{self.name} did not run")
+        self.user_properties[:] = finding_properties(finding)
         judge(finding, self.nodeid, strict=session_settings(self.config).strict)
 
 
@@ -104,6 +112,7 @@ class ThresholdItem(_ModelItem):
 
     def runtest(self) -> None:
         report = self.report()
+        self.user_properties[:] = score_properties(report, self.kind, self.minimum)
         value = score_value(report, self.kind)
         if value is None or value < self.minimum:
             raise RuleBroken(describe_score(report, self.kind, self.minimum))

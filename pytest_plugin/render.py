@@ -33,6 +33,39 @@ def describe_finding(finding: Finding) -> str:
     return "\n".join(lines)
 
 
+def finding_properties(finding: Finding) -> list[tuple[str, str]]:
+    """JUnit XML properties of one check: id, status, severity, measured value, limit (raw, ""
+    when the check has none), message, and for a warning the warning text as raised."""
+    properties = [
+        ("check", finding.id),
+        ("status", finding.status.value),
+        ("severity", finding.severity.value),
+        ("measured", _raw(finding.measured)),
+        ("limit", _raw(finding.limit)),
+        ("message", finding.message),
+    ]
+    if finding.is_warning:
+        properties.append(("warning", f"RobustCheckWarning: {finding.message}"))
+    return properties
+
+
+def score_properties(report: Report, kind: ScoreKind, minimum: float) -> list[tuple[str, str]]:
+    """JUnit XML properties of one score threshold, in the same vocabulary as a check's."""
+    value = score_value(report, kind)
+    return [
+        ("check", f"score-{kind.value}"),
+        ("status", "pass" if value is not None and value >= minimum else "fail"),
+        ("severity", "error"),
+        ("measured", _raw(value)),
+        ("limit", _raw(minimum)),
+        ("message", describe_score(report, kind, minimum).splitlines()[0]),
+    ]
+
+
+def _raw(value: object) -> str:
+    return "" if value is None else str(value)
+
+
 def score_value(report: Report, kind: ScoreKind) -> float | None:
     """``score.final``, ``score.f1`` or ``score.<kind>.accuracy`` of the report; None when not
     scored (or, for f1, when the profile is not a Track 2 one)."""

@@ -219,6 +219,42 @@ def test_junit_xml_names_each_check(pytester: pytest.Pytester) -> None:
     assert by_name["runtime"].find("skipped") is not None
 
 
+def junit_properties(path: Path) -> dict[str, dict[str, str]]:
+    """``{test name: {property: value}}`` from a JUnit XML file."""
+    return {
+        case.get("name") or "": {
+            prop.get("name") or "": prop.get("value") or "" for prop in case.iter("property")
+        }
+        for case in ET.parse(path).getroot().iter("testcase")
+    }
+
+
+def test_junit_properties_carry_measured_limit_and_warning(pytester: pytest.Pytester) -> None:
+    models.new_opset(pytester.path)
+    run(pytester, "--robust-model", "new.onnx", "--junitxml", "out.xml")
+    props = junit_properties(pytester.path / "out.xml")
+    assert sorted(props) == sorted(ALL)
+    assert props["opset"] == {
+        "check": "opset", "status": "warn", "severity": "warning", "measured": "17",
+        "limit": "15", "message": props["opset"]["message"],
+        "warning": f"RobustCheckWarning: {props['opset']['message']}",
+    }  # fmt: skip
+    assert "fix: export with opset_version <= 15" in props["opset"]["message"]
+    params = props["params"]  # a passing check carries its figures too
+    assert (params["status"], params["measured"], params["limit"]) == ("pass", "2148", "30000000")
+    assert "warning" not in params
+    assert props["file-size"]["severity"] == "warning" and props["file-size"]["status"] == "pass"
+
+
+def test_junit_properties_of_failed_and_skipped_checks(pytester: pytest.Pytester) -> None:
+    models.half(pytester.path)
+    run(pytester, "--robust-model", "half.onnx", "--junitxml", "out.xml")
+    props = junit_properties(pytester.path / "out.xml")
+    assert props["fp32"]["status"] == "fail" and props["fp32"]["measured"] == ""
+    assert "fix: export in float32" in props["fp32"]["message"]
+    assert props["runtime"]["status"] == "skip"
+
+
 # Scoring: the colour model scores clean 1.0, attacked 1/3, final 0.6 on the colour dataset.
 
 
@@ -230,6 +266,13 @@ def colour_setup(pytester: pytest.Pytester) -> pytest.Pytester:
     pyproject(pytester, robust_model=["colour.onnx"], robust_profile="tiny.toml",
               robust_data="data")  # fmt: skip
     return pytester
+
+
+def test_junit_properties_of_a_threshold(colour_setup: pytest.Pytester) -> None:
+    run(colour_setup, "--robust-min-final", "0.7", "--junitxml", "out.xml")
+    final = junit_properties(colour_setup.path / "out.xml")["score-final"]
+    assert (final["check"], final["status"], final["limit"]) == ("score-final", "fail", "0.7")
+    assert float(final["measured"]) == pytest.approx(models.FINAL)
 
 
 def test_a_threshold_above_the_score_fails_that_test_only(colour_setup: pytest.Pytester) -> None:
