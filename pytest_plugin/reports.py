@@ -86,7 +86,10 @@ class ReportCache:
     def _evaluate(self, key: _Key) -> Report | str:
         options = ScoreOptions(data=key.data) if key.score else False
         try:
-            return validate(key.model, self.profile(key.profile), select=key.select, score=options)
+            return validate(
+                key.model, self.profile(key.profile), select=key.select, score=options,
+                device=self.settings.device,
+            )  # fmt: skip
         except ValidatorError as exc:
             if not key.score:
                 return str(exc)
@@ -94,7 +97,10 @@ class ReportCache:
         # The dataset cannot be read: the checks still decide their tests and the thresholds
         # fail with the reason (the library reads the dataset's listing before the model).
         try:
-            report = validate(key.model, self.profile(key.profile), select=key.select)
+            report = validate(
+                key.model, self.profile(key.profile), select=key.select,
+                device=self.settings.device,
+            )  # fmt: skip
         except ValidatorError as exc:
             return str(exc)
         report.notes.append(f"score skipped: {problem}")

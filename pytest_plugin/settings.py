@@ -48,6 +48,7 @@ class Settings:
     data: Path | None
     thresholds: Mapping[ScoreKind, float]
     strict: bool
+    device: str = "cpu"  # where onnxruntime runs: cpu, or cuda (the onnxruntime-gpu package)
 
     @property
     def scoring(self) -> bool:
@@ -55,6 +56,7 @@ class Settings:
         return bool(self.thresholds)
 
 
+DEVICES = ("cpu", "cuda")  # validator.vocab.Device, not imported: see the module docstring
 _SETTINGS = pytest.StashKey[Settings]()
 
 # (option suffix, help) for the three thresholds; the ini key is robust_min_<kind>.
@@ -96,6 +98,12 @@ def add_options(parser: pytest.Parser) -> None:
             help=f"{text} (0 to 1)",
         )
     group.addoption(
+        "--robust-device",
+        metavar="cpu|cuda",
+        dest="robust_device",
+        help="where onnxruntime runs the model: cpu (default) or cuda (needs onnxruntime-gpu)",
+    )
+    group.addoption(
         "--robust-strict",
         action="store_true",
         default=None,
@@ -123,6 +131,7 @@ def _add_ini(parser: pytest.Parser) -> None:
     parser.addini("robust_data", "dataset root for score thresholds", default="")
     for kind, text in _THRESHOLD_HELP.items():
         parser.addini(f"robust_min_{kind.value}", text, type=_NUMBER_INI, default=None)
+    parser.addini("robust_device", "where onnxruntime runs: cpu or cuda", default="")
     parser.addini(
         "robust_strict", "a rule that only warns fails its test", type="bool", default=False
     )
@@ -156,13 +165,23 @@ def resolve(config: pytest.Config) -> Settings:
         if text:
             thresholds[kind] = _fraction(f"robust_min_{kind.value}", text)
     strict = config.getoption("robust_strict")
+    device, _ = _pick(config, "robust_device", cli_dir, ini_dir)
     return Settings(
         models=tuple(dict.fromkeys(models)),  # the same model twice is checked once
         profile=profile_spec(spec or "final", spec_dir),
         data=_absolute(data_dir, data) if data else None,
         thresholds=MappingProxyType(thresholds),
         strict=bool(config.getini("robust_strict") if strict is None else strict),
+        device=_device(device or "cpu"),
     )
+
+
+def _device(text: str) -> str:
+    if text not in DEVICES:
+        raise pytest.UsageError(
+            f"robust_device: expected one of {', '.join(DEVICES)}, got {text!r}"
+        )
+    return text
 
 
 def _ini_dir(config: pytest.Config) -> Path:

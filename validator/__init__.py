@@ -22,13 +22,45 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 __version__ = "0.1.0"
 
-from validator.config import Profile, load_profile
-from validator.engine import Progress
+from typing import TYPE_CHECKING, Any
+
 from validator.errors import DataError, UsageError, ValidatorError
-from validator.evaluation import ScoreOptions
-from validator.findings import Finding, Report, Severity, Status, Verdict
-from validator.pipeline import validate
-from validator.submission import validate_zip
+
+if TYPE_CHECKING:
+    from validator.config import Profile, load_profile
+    from validator.findings import Finding, Report, Severity, Status, Verdict
+    from validator.pipeline import validate
+    from validator.score_options import Progress, ScoreOptions
+    from validator.submission import validate_zip
+
+# The rest of the public API is imported on first use, so that ``robust-validate --version``
+# and commands that do not score load neither the checks nor the scoring machinery.
+_LAZY = {
+    "Profile": "validator.config",
+    "load_profile": "validator.config",
+    "Finding": "validator.findings",
+    "Report": "validator.findings",
+    "Severity": "validator.findings",
+    "Status": "validator.findings",
+    "Verdict": "validator.findings",
+    "validate": "validator.pipeline",
+    "Progress": "validator.score_options",
+    "ScoreOptions": "validator.score_options",
+    "validate_zip": "validator.submission",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The public names above, imported when first asked for."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'validator' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DataError",

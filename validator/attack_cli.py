@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from validator.attack_job import AttackOutcome, attack_isolated
-from validator.console import make_console, print_error, progress_bars, render_report
 from validator.errors import ValidatorError
 from validator.files import check_output_folder
+
+if TYPE_CHECKING:
+    from validator.attack_job import AttackOutcome
 
 
 @click.command("attack")
@@ -44,6 +45,10 @@ def attack_command(
         from validator.detection_cli import attack_for_detection
 
         return attack_for_detection(model, data, out, suite, profile, threads)
+    # Imported here: the command group (and --version) must not load the attack machinery.
+    from validator.attack_job import attack_isolated
+    from validator.console import make_console, print_error, progress_bars, render_report
+
     try:
         check_output_folder(out, "--out")
         with progress_bars(enabled=not quiet, lines=True) as progress:

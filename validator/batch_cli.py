@@ -11,9 +11,6 @@ from types import FrameType
 
 import click
 
-from validator.batch import BatchOptions, run_batch
-from validator.batch.store import dumps
-from validator.console import batch_display, make_console, print_error, render_batch_summary
 from validator.errors import ValidatorError
 
 
@@ -36,6 +33,11 @@ def batch_command(
     checks_only: bool, workers: int, ray: str | None, json_path: str | None,
 ) -> None:  # fmt: skip
     """Validate (and score) every entry of SUBMISSIONS; write reports and a leaderboard."""
+    # Imported here: the command group (and --version) must not load batch, rich or the checks.
+    from validator.batch import BatchOptions, run_batch
+    from validator.batch.store import dumps
+    from validator.console import batch_display, make_console, print_error, render_batch_summary
+
     address = None if ray in (None, "local") else ray
     options = BatchOptions(submissions, out, profile, data, attack, checks_only, workers,
                            ray is not None, address)  # fmt: skip

@@ -20,15 +20,15 @@ import click
 from validator import __version__
 from validator.attack_cli import attack_command
 from validator.batch_cli import batch_command
-from validator.console import make_console, print_error, progress_bars, render_report
 from validator.errors import UsageError, ValidatorError
-from validator.evaluation import scoring_options
 from validator.files import check_outputs, write_failed
 from validator.findings import Report, Verdict
-from validator.pipeline import validate
 from validator.reference_cli import reference_command
 from validator.reporting import report_to_dict, report_to_json
-from validator.reporting.html import render_html
+from validator.score_options import scoring_options
+
+# The checks, rich (validator.console), the HTML report and the scoring machinery are imported
+# by the commands that use them: `--version`, `--help` and `reference` load none of them.
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 GALLERY_PER_SET = 3  # clean vs attacked pairs per attacked set in the HTML report
@@ -65,19 +65,23 @@ def _guarded(fn: Callable[..., int]) -> Callable[..., None]:
             code = fn(*args, **kwargs)
             sys.stdout.flush()  # a full disk behind stdout shows here, not at interpreter exit
         except ValidatorError as exc:
-            print_error(make_console(stderr=True), str(exc))
+            _print_error(str(exc))
             code = EXIT_USAGE
         except OSError as exc:  # stdout itself failed (disk full, closed pipe)
             _silence_stdout()
-            print_error(
-                make_console(stderr=True), f"cannot write the output: {exc.strerror or exc}"
-            )
+            _print_error(f"cannot write the output: {exc.strerror or exc}")
             code = EXIT_USAGE
         except KeyboardInterrupt:
             code = 130
         sys.exit(code)
 
     return wrapper
+
+
+def _print_error(message: str) -> None:
+    from validator.console import make_console, print_error
+
+    print_error(make_console(stderr=True), message)
 
 
 @click.group(cls=_DefaultCommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -129,6 +133,8 @@ def cli() -> None:
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary line.")
 @click.option("--threads", type=click.IntRange(min=1), help="onnxruntime intra-op threads.")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
+              help="Where onnxruntime runs the model (cuda: onnxruntime-gpu).")  # fmt: skip
 @_guarded
 def check_command(
     model: Path,
@@ -146,6 +152,7 @@ def check_command(
     strict: bool,
     quiet: bool,
     threads: int | None,
+    device: str,
 ) -> int:
     """Validate MODEL (an .onnx file, or a .zip PyTorch submission): print the checks
     table, then score it."""
@@ -155,11 +162,17 @@ def check_command(
         checks_only, data, skip_bad_images, predictions, attack, max_images, score_anyway,
         GALLERY_PER_SET if html_path else 0,
     )  # fmt: skip
+    from validator.console import progress_bars
+    from validator.pipeline import validate
+
     with progress_bars(enabled=not quiet, lines=attack is not None) as progress:
         report = validate(
-            model, profile, select=chosen, threads=threads, score=score, progress=progress
-        )
+            model, profile, select=chosen, threads=threads, score=score, progress=progress,
+            device=device,
+        )  # fmt: skip
     if html_path is not None:
+        from validator.reporting.html import render_html
+
         _write_text(html_path, render_html(report_to_dict(report)))
     return _emit(report, json_path, quiet, strict)
 
@@ -191,6 +204,8 @@ def _emit(report: Report, json_path: str | None, quiet: bool, strict: bool) -> i
     if json_path == "-":
         click.echo(report_to_json(report), nl=False)
     else:
+        from validator.console import make_console, render_report
+
         render_report(report, make_console(), quiet=quiet, strict=strict)
         if json_path:
             _write_text(Path(json_path), report_to_json(report))

@@ -19,7 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Protocol
+from typing import IO
 
 import numpy as np
 
@@ -29,29 +29,12 @@ from validator.data.images import load_image
 from validator.errors import DataError, ValidatorError
 from validator.files import write_failed
 from validator.inference import Runner, RuntimeFailure, default_threads
+from validator.score_options import DEFAULT_BATCH as DEFAULT_BATCH  # re-exported
+from validator.score_options import Progress as Progress  # re-exported
 from validator.scoring import NO_PREDICTION, Tally, confidence, predict, tally
 from validator.text import safe_text
 
-DEFAULT_BATCH = 16  # enough to keep onnxruntime's kernels busy; ~10 MB of input at 224 x 224
 MAX_DECODE_WORKERS = 4
-
-
-class Progress(Protocol):
-    """What a progress display receives while sets are scored or attacked.
-
-    Every argument is a plain value (str, int, None), so a child process can forward the calls
-    as messages."""
-
-    def start(self, set_name: str, total: int, activity: str = "scoring") -> None:
-        """A set of ``total`` images begins; ``activity`` says what is done to it ("scoring",
-        "attacking")."""
-
-    def advance(self, images: int, fooled: int | None = None) -> None:
-        """``images`` more images of the current set are done (scored, skipped or attacked);
-        ``fooled`` of them were misclassified after an attack (None when scoring)."""
-
-    def finish(self, skipped: str | None = None) -> None:
-        """The current set is done (or, with ``skipped``, given up for that reason)."""
 
 
 class NoProgress:

@@ -21,7 +21,6 @@ from validator.config import Profile
 from validator.data.datasets import CLEAN_DIR, Dataset, SetKind, list_set, open_dataset
 from validator.detection.data import DetectionData
 from validator.engine import (
-    DEFAULT_BATCH,
     EngineSettings,
     PredictionsCsv,
     PredictionSink,
@@ -33,24 +32,11 @@ from validator.errors import DataError, UsageError
 from validator.findings import Report, Status
 from validator.inference import RuntimeFailure
 from validator.resources import ENV_VAR, missing_reason, reference_root, reference_set
+from validator.score_options import ScoreOptions as ScoreOptions  # re-exported
+from validator.score_options import scoring_options as scoring_options  # re-exported
 from validator.scoring import Score, SetScore, Tally, chance_bound, near_chance
 from validator.scoring_gallery import GallerySink, tee
 from validator.vocab import CheckId, Task
-
-
-@dataclass(frozen=True)
-class ScoreOptions:
-    """How to score: on which dataset root, what to do with bad images, where predictions go."""
-
-    data: Path | None = None  # a root with clean/ and attacked/<name>/; None = reference set
-    skip_bad_images: bool = False  # skip (and list) bad images instead of stopping
-    predictions: Path | None = None  # CSV: image, set, label, prediction, confidence
-    batch_size: int = DEFAULT_BATCH
-    workers: int | None = None  # decoding threads
-    attack: str | None = None  # attack suite (name or TOML) run on the fly against this model
-    max_images: int | None = None  # score (and attack) only the first N images of each set
-    score_anyway: bool = False  # score even after an error-severity check failed
-    gallery: int = 0  # clean vs attacked pairs kept per attacked set (for the HTML report)
 
 
 @dataclass(frozen=True)
@@ -67,37 +53,6 @@ class ScoreTarget:
 
 _GATES = (CheckId.INPUT, CheckId.RUNTIME, CheckId.OUTPUT)
 _GATE_IDS = {c.value for c in _GATES}  # reported by the gate loop with their own reason
-
-
-def scoring_options(
-    checks_only: bool,
-    data: Path | None = None,
-    skip_bad_images: bool = False,
-    predictions: Path | None = None,
-    attack: str | None = None,
-    max_images: int | None = None,
-    score_anyway: bool = False,
-    gallery: int = 0,
-) -> ScoreOptions | bool:
-    """The ``score`` argument of validate() for the command line's options (scoring is on
-    unless ``checks_only``, which contradicts the scoring options)."""
-    if checks_only:
-        options = {
-            "--data": data,
-            "--skip-bad-images": skip_bad_images,
-            "--predictions": predictions,
-            "--attack": attack,
-            "--max-images": max_images,
-            "--score-anyway": score_anyway,
-        }
-        given = [name for name, value in options.items() if value]
-        if given:
-            raise UsageError(f"--checks-only does not score, so {', '.join(given)} has no use")
-        return False
-    return ScoreOptions(
-        data, skip_bad_images, predictions, attack=attack, max_images=max_images,
-        score_anyway=score_anyway, gallery=gallery,
-    )  # fmt: skip
 
 
 def score_target(options: ScoreOptions, profile: Profile) -> ScoreTarget:

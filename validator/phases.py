@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from validator.checks import CHECKS, Stage, check_load
 from validator.checks.compat import default_opset
@@ -24,13 +24,17 @@ from validator.checks.interface import describe
 from validator.checks.platform_conversion import macs_measurement
 from validator.checks.registry import CheckSpec
 from validator.config import Profile
-from validator.evaluation import ScoreOptions, ScoreTarget, add_score
+from validator.errors import ValidatorError
 from validator.findings import Finding, Report, Status
 from validator.graph.breakdown import breakdown
 from validator.graph.limits import AnalysisLimit
 from validator.reporting import report_to_dict
 from validator.sandbox import Limits, PhaseClock, Sender
-from validator.vocab import CheckId, Phase
+from validator.score_options import ScoreOptions
+from validator.vocab import CheckId, Device, Phase
+
+if TYPE_CHECKING:
+    from validator.evaluation import ScoreTarget
 
 ORDER = (Phase.ANALYSIS, Phase.RUNTIME, Phase.SCORING)
 STAGE_PHASE = {Stage.STATIC: Phase.ANALYSIS, Stage.RUNTIME: Phase.RUNTIME}
@@ -46,6 +50,7 @@ class Job:
     limits: Limits
     options: ScoreOptions | None = None
     target: ScoreTarget | None = None
+    device: Device = Device.CPU
 
 
 def ordered_checks() -> list[CheckSpec]:
@@ -92,7 +97,7 @@ class ChildRun:
         observe = self._observe
         return Context(
             model, self.job.profile, self.job.limits.threads,
-            unavailable=self.unavailable, observe=observe,
+            unavailable=self.unavailable, observe=observe, device=self.job.device,
         )  # fmt: skip
 
     def _observe(self, name: str, started: bool) -> None:
@@ -101,6 +106,8 @@ class ChildRun:
     def _phase(self, phase: Phase, ctx: Context, progress: Any) -> None:
         if phase is Phase.SCORING:
             if self.job.options is not None and self.job.target is not None:
+                from validator.evaluation import add_score  # only a scoring run loads scoring
+
                 self.clock.enter(phase)
                 add_score(self.report, ctx, self.job.options, self.job.target, progress)
             return
@@ -146,6 +153,8 @@ def run_one(spec: CheckSpec, ctx: Context, report: Report) -> Finding:
         return ctx.finding(spec.id, Status.ERROR, f"static analysis refused: {exc.reason}")
     except MemoryError:
         raise  # a breach of the memory limit: the parent pins it on this check
+    except ValidatorError:
+        raise  # cannot evaluate at all (e.g. --device cuda without a usable GPU): exit 2
     except Exception as exc:  # a bug or an unforeseen model must not become a traceback
         where = traceback.extract_tb(exc.__traceback__)[-1]
         message = f"internal error while checking: {type(exc).__name__}: {exc} ({where.name})"

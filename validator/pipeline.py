@@ -13,23 +13,29 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from validator.checks import CHECKS
 from validator.config import Profile, load_profile
-from validator.engine import Progress
 from validator.errors import UsageError
-from validator.evaluation import ScoreOptions, score_target
 from validator.findings import Finding, Report, Severity, Status
 from validator.phases import ORDER, ChildRun, Job, ordered_checks, pending, skipped
 from validator.registry import unknown_name_message
 from validator.reporting import report_from_dict
 from validator.sandbox import Limits, Outcome, Sender, run_isolated
 from validator.sandbox.progress import RemoteProgress, forward_progress
-from validator.vocab import Breach, CheckId, Phase
+from validator.score_options import Progress, ScoreOptions
+from validator.vocab import Breach, CheckId, Device, Phase
+
+if TYPE_CHECKING:
+    from validator.evaluation import ScoreTarget
 
 __all__ = ["Progress", "ScoreOptions", "ordered_checks", "resolve_profile", "validate"]
 
+DEVICE_NOTE = (
+    "run on a GPU (onnxruntime's CUDA execution provider): outputs differ from a CPU run in "
+    "the last digits, so an accuracy, above all under attack, can differ slightly too"
+)
 MAX_RESTARTS = 8  # each restart follows a breach pinned on new evidence; this bounds the rest
 
 
@@ -46,6 +52,7 @@ def validate(
     threads: int | None = None,
     score: bool | ScoreOptions = False,
     progress: Progress | None = None,
+    device: Device | str = Device.CPU,
 ) -> Report:
     """Run the rule checks on ``model_path`` and return the Report (verdict, findings,
     measurements). ``select`` limits the run to some check ids (``load`` always runs).
@@ -54,11 +61,15 @@ def validate(
     the model is then scored and ``report.score`` filled; the dataset is listed before any
     check runs, so an unreadable dataset raises DataError at once. ``progress`` receives
     per-set progress while scoring. ``threads`` above the usable cores is a UsageError.
+    ``device`` "cuda" runs onnxruntime on the GPU (the onnxruntime-gpu package); a device this
+    onnxruntime cannot use is a UsageError before any work.
 
     A path ending in ``.zip`` is a PyTorch submission: see :func:`validator.validate_zip`."""
     if Path(model_path).suffix.lower() == ".zip":
         from validator.submission import validate_zip  # imports this module: import late
 
+        if _device(device) is not Device.CPU:  # the zip route builds its own sessions
+            raise UsageError("--device cuda is not available for .zip submissions yet")
         return validate_zip(
             model_path, profile, select=select, threads=threads, score=score, progress=progress
         )
@@ -66,12 +77,36 @@ def validate(
     limits = Limits.from_profile(prof, threads)
     wanted = frozenset(_selection(select))
     options = ScoreOptions() if score is True else (score or None)
-    target = score_target(options, prof) if options is not None else None
-    job = Job(Path(model_path), prof, wanted, limits, options, target)
+    target = _score_target(options, prof) if options is not None else None
+    chosen = _device(device)
+    job = Job(Path(model_path), prof, wanted, limits, options, target, chosen)
     report = Report(model=_model_info(job.path), profile=prof.to_dict())
     report.isolation = {"threads": limits.threads, "breaches": [], "peak_rss_bytes": 0}
+    report.isolation["device"] = chosen.value
+    if chosen is not Device.CPU:
+        report.notes.append(DEVICE_NOTE)
     _evaluate(job, report, progress)
     return report
+
+
+def _device(device: Device | str) -> Device:
+    """The Device, refused (UsageError) when it is unknown or this onnxruntime lacks it."""
+    from validator.inference import providers_for
+
+    try:
+        chosen = Device(device)
+    except ValueError:
+        known = [d.value for d in Device]
+        raise UsageError(unknown_name_message("device", str(device), known)) from None
+    if chosen is not Device.CPU:
+        providers_for(chosen)
+    return chosen
+
+
+def _score_target(options: ScoreOptions, profile: Profile) -> ScoreTarget:
+    from validator.evaluation import score_target  # the scoring machinery, only when scoring
+
+    return score_target(options, profile)
 
 
 def _evaluate(job: Job, report: Report, progress: Progress | None) -> None:

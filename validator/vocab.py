@@ -104,3 +104,10 @@ class SubmissionStatus(str, enum.Enum):
     ERROR = "error"  # a crash, or the file could not be evaluated at all
     INVALID = "invalid"  # the entry is not a submission
     PENDING = "pending"  # not evaluated yet (only in a leaderboard written during a run)
+
+
+class Device(str, enum.Enum):
+    """Where onnxruntime (and torch, for white-box attacks) runs the model."""
+
+    CPU = "cpu"  # onnxruntime's CPUExecutionProvider
+    CUDA = "cuda"  # onnxruntime's CUDAExecutionProvider (the onnxruntime-gpu package)

@@ -9,19 +9,21 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from validator.config import Profile
-from validator.data.samples import SampleImages, sample_images
 from validator.findings import Finding, Severity, Status
 from validator.graph.analysis import GraphAnalysis, MacTally, analyse, macs_at_batch
 from validator.graph.platform_rules import PlatformPrediction, predict_platform
 from validator.inference import Runner
 from validator.model import LoadedModel
 from validator.shape_probe import RuntimeShapeProbe
-from validator.vocab import CheckId, MacsConvention
+from validator.vocab import CheckId, Device, MacsConvention
+
+if TYPE_CHECKING:
+    from validator.data.samples import SampleImages
 
 T = TypeVar("T")
 EvidenceObserver = Callable[[str, bool], None]
@@ -61,10 +63,9 @@ def _ignore(name: str, started: bool) -> None:
 
 @dataclass(frozen=True)
 class SampleRun:
-    """Outputs of the model on the sample images: as one batch, and again (for determinism)."""
+    """Outputs of the model on the sample images, run as one batch."""
 
     batched: np.ndarray
-    repeated: np.ndarray
     batch_size: int
 
 
@@ -79,12 +80,14 @@ class Context:
         *,
         unavailable: Mapping[str, str] | None = None,
         observe: EvidenceObserver = _ignore,
+        device: Device = Device.CPU,
     ) -> None:
         self.model = model
         self.profile = profile
         self.threads = threads
         self.unavailable = dict(unavailable or {})
         self.observe = observe
+        self.device = device
         self._extra: dict[str, Any] = {}
 
     @evidence
@@ -117,20 +120,35 @@ class Context:
     @evidence
     def runner(self) -> Runner:
         """The onnxruntime session (raises RuntimeFailure)."""
-        return Runner(self.model.path, self.threads)
+        return Runner(self.model.path, self.threads, self.device)
 
     @evidence
     def samples(self) -> SampleImages:
         """A few real images in the profile's preprocessing."""
+        from validator.data.samples import sample_images  # Pillow: runtime checks only
+
         return sample_images(self.profile, count=self.profile.runtime_batch)
 
     @evidence
     def sample_run(self) -> SampleRun:
-        """Outputs on the sample batch, run twice (raises RuntimeFailure)."""
+        """Outputs on the sample batch, run once (raises RuntimeFailure)."""
         batch = self.samples.tensors
-        first = self.runner.run(batch)
-        second = self.runner.run(batch)
-        return SampleRun(first, second, len(batch))
+        return SampleRun(self.runner.run(batch), len(batch))
+
+    @evidence
+    def alone_run(self) -> np.ndarray:
+        """Outputs on each sample image run alone (a batch of one; raises RuntimeFailure).
+        With the batch fixed to 1 the sample batch already ran image by image: reused."""
+        if self.runner.fixed_batch == 1:
+            batched: np.ndarray = self.sample_run.batched
+            return batched
+        return np.concatenate([self.runner.run(image[None]) for image in self.samples.tensors])
+
+    @evidence
+    def repeated_run(self) -> np.ndarray:
+        """Outputs on the sample batch, run a second time (raises RuntimeFailure)."""
+        again: np.ndarray = self.runner.run(self.samples.tensors)
+        return again
 
     def cached(self, name: str, compute: Callable[[], T]) -> T:
         """Evidence computed once per run outside this class (e.g. the ensemble analysis),
