@@ -16,6 +16,7 @@ from pathlib import Path
 import onnx
 from google.protobuf.message import DecodeError
 
+from validator.checker_copy import checker_copy
 from validator.external_data import external_data_files
 from validator.load_errors import ModelLoadError, one_line, os_reason, quote, show
 from validator.model_limits import check_function_expansion, check_opset_imports
@@ -89,9 +90,10 @@ def load_model(path: str | Path) -> LoadedModel:
     _check_structure(proto, found.tensors)
     external = external_data_files(found.tensors, path.parent)
     # The checker reads external data relative to the model's path (given bytes, relative to
-    # the current directory), so it needs the path then; otherwise the bytes already read are
-    # five times faster than re-reading the file.
-    _run_checker(str(path) if external else data)
+    # the current directory), so it needs the path then. Otherwise it checks a copy without
+    # the weights' bytes (validator.checker_copy), unless text was mended: then the bytes read.
+    light = None if external or found.invalid_text else checker_copy(proto)
+    _run_checker(str(path) if external else light if light is not None else data)
     return LoadedModel(path, proto, size, sum(external.values()), digest)
 
 
@@ -207,7 +209,7 @@ def _check_tensor_size(tensor: onnx.TensorProto) -> None:
         )
 
 
-def _run_checker(model: str | bytes) -> None:
+def _run_checker(model: str | bytes | onnx.ModelProto) -> None:
     try:
         onnx.checker.check_model(model)
     except (onnx.checker.ValidationError, onnx.onnx_cpp2py_export.checker.ValidationError) as exc:

@@ -7,8 +7,10 @@ import hashlib
 import pickle
 from pathlib import Path
 
+import numpy as np
 import onnx
 import pytest
+from onnx import numpy_helper
 
 from tests.conftest import (
     HOSTILE,
@@ -88,3 +90,34 @@ def test_subgraphs_nested_below_the_limit_load(tmp_path: Path) -> None:
 def test_graph_of_200k_nodes_loads(chain_200k: Path) -> None:
     model = load_model(chain_200k)
     assert len(model.proto.graph.node) > 200_000
+
+
+def _with_large_weight(model: onnx.ModelProto) -> onnx.ModelProto:
+    """``model`` plus an unused 2 MB float initializer, so the checker sees a light copy."""
+    weight = numpy_helper.from_array(np.ones((512, 1024), np.float32), "big")
+    model.graph.initializer.append(weight)
+    return model
+
+
+@pytest.mark.parametrize(
+    ("breakage", "reason"),
+    [
+        ("unknown operator", "No Op registered for NoSuchOp"),
+        ("two value fields", "one and only one value field"),
+    ],
+)
+def test_the_checker_on_the_light_copy_keeps_its_verdict(
+    breakage: str, reason: str, tmp_path: Path
+) -> None:
+    model = _with_large_weight(tiny_classifier())
+    if breakage == "unknown operator":
+        model.graph.node[0].op_type = "NoSuchOp"
+    else:  # raw_data and float_data both set: the stand-in must not hide it
+        model.graph.initializer[-1].float_data.extend([1.0])
+    with pytest.raises(ModelLoadError, match=reason):
+        load_model(save_model(model, tmp_path / "m.onnx"))
+
+
+def test_a_sound_model_with_large_weights_passes_the_checker(tmp_path: Path) -> None:
+    model = load_model(save_model(_with_large_weight(tiny_classifier()), tmp_path / "m.onnx"))
+    assert model.proto.graph.initializer[-1].dims == [512, 1024]  # the model itself untouched
