@@ -40,6 +40,7 @@ from validator.attacks.tap import tapped_forward
 from validator.attacks.whitebox import Unavailable
 from validator.attacks.writer import (
     MANIFEST,
+    BackgroundPngs,
     claim_output,
     discard_folder,
     png_name,
@@ -47,7 +48,6 @@ from validator.attacks.writer import (
     publish_folder,
     write_json,
     write_labels,
-    write_png,
 )
 from validator.config import Profile, load_profile
 from validator.data.datasets import CLEAN_DIR, ImageSet, Sample, SetKind, list_set
@@ -385,21 +385,22 @@ class _Context:
         if folder is not None:
             discard_folder(folder)  # a staging folder left by an interrupted run
             prepare_folder(folder)
-        for start in range(0, len(chosen), CHUNK):
-            batch = chosen[start : start + CHUNK]
-            images = self.load(batch)
-            labels = np.array([s.label for s in batch], dtype=np.int64)
-            seeds = [image_seed(self.suite.seed, entry.attack.name, s.name) for s in batch]
-            result = entry.attack.run(self.model, images, labels, seeds, entry.budget)
-            extra = self._score_runs(result.images, labels)
-            for k, record in enumerate(_records(batch, seeds, result, taken)):
-                record.update({key: values[k] for key, values in extra.items()})
-                levels = record.pop("_levels")
-                if folder is not None:
-                    write_png(folder / record["image"], levels)
-                yield record
-            if self.progress is not None:
-                self.progress.advance(len(batch), int(np.count_nonzero(result.success)))
+        with BackgroundPngs() as pngs:
+            for start in range(0, len(chosen), CHUNK):
+                batch = chosen[start : start + CHUNK]
+                images = self.load(batch)
+                labels = np.array([s.label for s in batch], dtype=np.int64)
+                seeds = [image_seed(self.suite.seed, entry.attack.name, s.name) for s in batch]
+                result = entry.attack.run(self.model, images, labels, seeds, entry.budget)
+                extra = self._score_runs(result.images, labels)
+                for k, record in enumerate(_records(batch, seeds, result, taken)):
+                    record.update({key: values[k] for key, values in extra.items()})
+                    levels = record.pop("_levels")
+                    if folder is not None:
+                        pngs.write(folder / record["image"], levels)
+                    yield record
+                if self.progress is not None:
+                    self.progress.advance(len(batch), int(np.count_nonzero(result.success)))
 
     def _score_runs(self, images: np.ndarray, labels: np.ndarray) -> dict[str, list[Any]]:
         """For a random model: each attacked image's share of correct separate runs (its
