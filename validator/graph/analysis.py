@@ -130,18 +130,20 @@ def fixed_batch(index: GraphIndex) -> int | None:
 
 
 def macs_at_batch(analysis: GraphAnalysis, batch: int) -> MacTally:
-    """Multiply-adds of the same model at another batch size (index and skeleton reused)."""
+    """Multiply-adds of the same model at another batch size (index and skeleton reused; the
+    totals and per-op figures only, no per-node detail)."""
     shapes = infer_shapes(
         analysis.skeleton, batch, analysis.size, skeleton=analysis.skeleton, probe=analysis.probe
     )
-    return _tally_graph(analysis.index, shapes)
+    return _tally_graph(analysis.index, shapes, detail=False)
 
 
 def _tally_graph(
-    index: GraphIndex, shapes: ShapeMap, outer: frozenset[str] = frozenset()
+    index: GraphIndex, shapes: ShapeMap, outer: frozenset[str] = frozenset(), detail: bool = True
 ) -> MacTally:
     """The tally of one graph; ``outer`` names the enclosing scopes' constants (a Loop body
-    reads its weights from there)."""
+    reads its weights from there). Without ``detail`` the per-node figures (by_node, the
+    heaviest nodes) are left empty: the totals at another batch size need none of them."""
     tally = MacTally()
     for position in index.order:
         op, inputs = index.ops[position], index.node_inputs[position]
@@ -160,9 +162,10 @@ def _tally_graph(
             tally.uncounted.append(f"{index.node_name(position)} ({op})")
             continue
         tally.add(op, counts)
-        tally.by_node[position] = counts
-        if any(counts.values()):
-            tally.note_node(f"{index.node_name(position)} ({op})", counts)
+        if detail:
+            tally.by_node[position] = counts
+            if any(counts.values()):
+                tally.note_node(f"{index.node_name(position)} ({op})", counts)
     return tally
 
 
