@@ -201,6 +201,7 @@ def _attack_sets(
     run = run_suite(
         ctx.model.path, dataset.sets[0], options.attack, ctx.profile,
         threads=ctx.threads, progress=progress, max_images=options.max_images,
+        device=ctx.device.value,
     )  # fmt: skip
     for finding in run.findings:
         report.add(finding)

@@ -82,9 +82,9 @@ def load_model(path: str | Path) -> LoadedModel:
     except OSError as exc:
         raise ModelLoadError(f"cannot read {show(path.name)}: {os_reason(exc)}") from None
     _refuse_foreign_format(data)
+    digest = _Digest(data)  # hashing 100 MB costs more than the checks: overlap them all,
+    digest.start()  # the parse included (hashlib releases the GIL)
     proto = _parse(data)
-    digest = _Digest(data)  # hashing 100 MB costs more than the checks: overlap them
-    digest.start()
     found = scan(proto)  # every tensor and string, wherever it lives
     _mend_text(proto, found.invalid_text)
     _check_structure(proto, found.tensors)

@@ -187,10 +187,12 @@ def run_suite(
     progress: Progress | None = None,
     forward: Callable[[np.ndarray], np.ndarray] | None = None,
     max_images: int | None = None,
+    device: str = "cpu",
 ) -> SuiteRun:
     """Run ``suite`` on the clean images of ``data``; write sets only when ``out_root`` is given.
     ``forward`` replaces the onnxruntime session (tests and wrappers); ``max_images`` caps the
-    suite's own limit (the first N clean images)."""
+    suite's own limit (the first N clean images); ``device`` is where the query session runs
+    (validator.inference.Runner)."""
     chosen = suite if isinstance(suite, Suite) else load_suite(suite)
     if max_images is not None:
         cap = min(max_images, chosen.max_images or max_images)
@@ -199,7 +201,7 @@ def run_suite(
     path = Path(model_path)
     clean = data if isinstance(data, ImageSet) else clean_set(Path(data), prof.num_classes)
     samples = clean.samples[: chosen.max_images] if chosen.max_images else clean.samples
-    model = _query_model(path, prof, threads, forward)
+    model = _query_model(path, prof, threads, forward, device)
     context = _Context(model, prof, chosen, samples, out_root, progress)
     signs = context.probe(path)
     if out_root is not None:
@@ -270,11 +272,12 @@ def _query_model(
     profile: Profile,
     threads: int | None,
     forward: Callable[[np.ndarray], np.ndarray] | None,
+    device: str = "cpu",
 ) -> QueryModel:
     custom = forward
     if forward is None:
         try:
-            forward = Runner(path, threads).run
+            forward = Runner(path, threads, device).run
         except RuntimeFailure as exc:
             raise UsageError(f"{path}: {exc.reason}") from None
     tapped = tapped_forward(path, threads) if path.is_file() and custom is None else None
