@@ -13,9 +13,10 @@ text once, at load, so that no analysis ever sees ``bytes`` for a name.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import onnx
+if TYPE_CHECKING:  # findings import this module: the command line must not pay for onnx
+    import onnx
 
 __all__ = ["mend_model_text", "safe_data", "safe_text"]
 
