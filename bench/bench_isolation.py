@@ -7,7 +7,7 @@
   forked child under the profile's limits, the report sent back as JSON after every check.
 
 Target (issue 9): isolated at most +10% or +0.5 s over in process. Timings are the best of
-``--repeat`` passes, interleaved in rotating order: wall seconds, and CPU seconds of this process
+``--repeat`` passes, interleaved in rotating order (bench_static.best_of): wall seconds, and CPU seconds of this process
 plus its children (the steadier figure when other work shares the cores: the child's work is
 counted, the parent's waiting is not). The in-process contender runs warm (its caches and freed
 memory stay in this process from pass to pass); a real run of the command is always cold, like
@@ -26,7 +26,6 @@ import argparse
 import resource
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "bench")]
 
 from bench_scoring import resnet50_sized  # noqa: E402
-from bench_static import PROFILE, STATIC, Timing, print_table  # noqa: E402
+from bench_static import PROFILE, STATIC, best_of, print_table  # noqa: E402
 
 from validator import validate  # noqa: E402
 from validator.findings import Report  # noqa: E402
@@ -63,27 +62,6 @@ def in_process(path: Path) -> Report:
 def isolated(path: Path) -> Report:
     """validate() as users call it."""
     return validate(path, PROFILE, select=STATIC)
-
-
-def cpu_seconds() -> float:
-    """CPU seconds of this process and of its reaped children."""
-    own, children = (
-        resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
-    )
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-def best_of(contenders: dict[str, Any], repeat: int) -> dict[str, Timing]:
-    """Best wall and best CPU (self + children) of each contender, in rotating order."""
-    names = list(contenders)
-    best = dict.fromkeys(names, Timing(float("inf"), float("inf")))
-    for attempt in range(repeat):
-        for name in names[attempt % len(names) :] + names[: attempt % len(names)]:
-            wall, cpu = time.perf_counter(), cpu_seconds()
-            contenders[name]()
-            wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
-            best[name] = Timing(min(best[name].wall, wall), min(best[name].cpu, cpu))
-    return best
 
 
 def main(argv: list[str] | None = None) -> int:
