@@ -7,12 +7,12 @@
   forked child under the profile's limits, the report sent back as JSON after every check.
 
 Target (issue 9): isolated at most +10% or +0.5 s over in process. Timings are the best of
-``--repeat`` passes, interleaved in rotating order (bench_static.best_of): wall seconds, and CPU seconds of this process
-plus its children (the steadier figure when other work shares the cores: the child's work is
-counted, the parent's waiting is not). The in-process contender runs warm (its caches and freed
-memory stay in this process from pass to pass); a real run of the command is always cold, like
-the child. The parent's peak memory is printed too (it must stay small: the model lives in the
-child).
+``--repeat`` passes, interleaved in rotating order (bench_static.best_of): wall seconds, and CPU
+seconds of this process plus its children (the steadier figure when other work shares the cores:
+the child's work is counted, the parent's waiting is not). The in-process contender runs warm
+(its caches and freed memory stay in this process from pass to pass); a real run of the command
+is always cold, like the child. The parent's peak memory is printed too (it must stay small: the
+model lives in the child).
 
 Run from the repository root::
 
