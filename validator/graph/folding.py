@@ -16,6 +16,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from validator.graph.drawn import BOUNDED, label, largest_draw
 from validator.graph.limits import (
     INT64_MAX,
     MAX_FOLD_ELEMENTS,
@@ -233,11 +234,15 @@ EVALUATORS: Mapping[str, Evaluator] = MappingProxyType(
 
 
 def complete_shapes(
-    graph: onnx.GraphProto, shapes: ShapeMap, opsets: Sequence[onnx.OperatorSetIdProto]
+    graph: onnx.GraphProto,
+    shapes: ShapeMap,
+    opsets: Sequence[onnx.OperatorSetIdProto],
+    drawn: set[str] | None = None,
 ) -> ShapeMap:
     """Fill the shapes whole-graph inference left unknown, in one topological pass: each node
     with an unknown output is re-inferred alone with the folded values of its small inputs,
-    and each node's small output is folded for the nodes after it."""
+    and each node's small output is folded for the nodes after it. A RandomUniform folds to
+    its largest draw (drawn.py); ``drawn`` collects those that fixed an activation's shape."""
     from validator.graph.loops import loop_shapes  # loops builds on this module
 
     shapes = dict(shapes)
@@ -246,15 +251,24 @@ def complete_shapes(
         if _elements(tensor.dims) <= MAX_ELEMENTS and not _external(tensor):
             values[tensor.name] = inline_array(tensor)
     version = {o.domain or "": o.version for o in opsets}
+    origins: dict[str, frozenset[str]] = {}  # folded value -> random operators behind it
     for node in graph.node:  # exported graphs are topologically sorted (checker enforces it)
+        random_in = frozenset().union(*(origins.get(n, frozenset()) for n in node.input))
+        inferred: ShapeMap = {}
         if node.op_type == "Loop":  # ONNX drops loop-carried shapes: infer the body alone
             shapes.update(loop_shapes(node, shapes, values, opsets, complete_shapes))
         elif any(n and not _known(shapes.get(n)) for n in node.output):
-            shapes.update(_infer_node(node, shapes, values, version, opsets))
+            inferred = _infer_node(node, shapes, values, version, opsets)
+            shapes.update(inferred)
         result = _evaluate(node, values, shapes)
         if result is not None and result.size <= MAX_ELEMENTS and node.output:
             values[node.output[0]] = result
             shapes[node.output[0]] = TensorShape(_elem_type(result), tuple(result.shape))
+            origin = random_in | ({label(node)} if node.op_type in BOUNDED else set())
+            if origin:
+                origins[node.output[0]] = origin
+        elif drawn is not None and random_in and any(s.known for s in inferred.values()):
+            drawn.update(random_in)  # an activation sized by a drawn value
     return shapes
 
 
@@ -305,6 +319,8 @@ def _evaluate(node: onnx.NodeProto, values: Values, shapes: ShapeMap) -> np.ndar
         return inline_array(tensor) if _elements(tensor.dims) <= MAX_ELEMENTS else None
     if node.op_type in ("Shape", "Size"):
         return _shape_value(node, attrs, shapes)
+    if node.op_type in BOUNDED:
+        return largest_draw(node, attrs, shapes)
     evaluator = EVALUATORS.get(node.op_type)
     if evaluator is None or node.domain not in ("", "ai.onnx") or len(node.output) != 1:
         return None

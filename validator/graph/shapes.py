@@ -83,7 +83,9 @@ def infer_shapes(
     the first to ``batch``, the others of a 4-D image input to 3 / ``size`` by position.
     Pass ``skeleton`` (from make_skeleton) to infer several batch sizes without rebuilding it.
     When static inference leaves gaps in the main graph, ``probe`` (if given) measures the
-    missing shapes at run time and says so in ``notes``."""
+    missing shapes at run time and says so in ``notes``; shapes drawn by a random operator are
+    folded at its largest draw, also noted."""
+    from validator.graph.drawn import note as drawn_note
     from validator.graph.folding import complete_shapes  # folding builds on this module
 
     bound = onnx.ModelProto()
@@ -92,7 +94,10 @@ def infer_shapes(
     inferred = _infer(bound)
     shapes = dict(_collect(inferred))
     if not _all_known(inferred.graph, shapes):
-        shapes = complete_shapes(inferred.graph, shapes, list(bound.opset_import))
+        drawn: set[str] = set()
+        shapes = complete_shapes(inferred.graph, shapes, list(bound.opset_import), drawn)
+        if drawn and notes is not None:
+            notes.append(drawn_note(drawn))
         missing = _unknown(inferred.graph, shapes)
         if probe is not None and missing:
             _fill_from_probe(bound.graph, shapes, missing, probe, notes)
