@@ -19,7 +19,7 @@ from tests.unit.test_attacks_models import (
 )
 from validator.attacks.runner import run_suite
 from validator.attacks.suites import suite_from_mapping
-from validator.attacks.whitebox import EXTRA_HINT, Unavailable, WhiteBox, load_torch
+from validator.attacks.whitebox import EXTRA_HINT, Unavailable, WhiteBox, _checkpoints, load_torch
 from validator.findings import Status
 
 SEEDS = list(range(16))
@@ -70,3 +70,18 @@ def test_a_graph_that_does_not_convert_is_reported(folder: Path, tmp_path: Path)
     with pytest.raises(Unavailable, match="Softplus") as caught:
         WhiteBox().run(model, images, model.predict(images), SEEDS[:2], 3)
     assert caught.value.convertible is False
+
+
+@pytest.mark.parametrize(
+    ("steps", "checkpoints"),
+    [  # the reference code's periods: int(22%), shrinking by int(3%), at least int(6%), >= 1
+        (50, {11: 11, 21: 10, 30: 9, 38: 8, 45: 7}),
+        (100, {22: 22, 41: 19, 57: 16, 70: 13, 80: 10, 87: 7, 93: 6, 99: 6}),
+        (10, {2: 2, **{i: 1 for i in range(3, 11)}}),
+        (1, {1: 1}),
+    ],
+)
+def test_apgd_checkpoints_follow_the_reference_schedule(
+    steps: int, checkpoints: dict[int, int]
+) -> None:
+    assert _checkpoints(steps) == checkpoints

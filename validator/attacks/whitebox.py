@@ -268,22 +268,22 @@ def _project(torch: Any, x: Any, clean: Any, eps: float) -> Any:
 
 def _pgd(torch: Any, fn: _Grad, x: Any, y: Any, x0: Any, eps: float, steps: int) -> Any:
     """Madry et al.'s PGD with a random start and torchattacks' step (eps / 4); keeps the
-    first adversarial point found."""
+    latest adversarial point found (else the last iterate)."""
     step = PGD_STEP * eps
     adv, best = x0, x0.clone()
     found = torch.zeros(len(x), dtype=torch.bool)
     for _ in range(steps):
         _, grad, fooled = _loss_and_grad(torch, fn, adv, y)
-        newly = fooled & ~found
-        best[newly], found = adv[newly], found | fooled
+        best[fooled], found = adv[fooled], found | fooled
         adv = _project(torch, adv + step * grad.sign(), x, eps)
     best[~found] = adv[~found]
     return best
 
 
 def _apgd(torch: Any, fn: _Grad, x: Any, y: Any, x0: Any, eps: float, steps: int) -> Any:
-    """APGD (Croce and Hein, ICML 2020): momentum, step size halved at checkpoints where the
-    loss stopped improving, restarts from the best point."""
+    """APGD (Croce and Hein, ICML 2020) as its reference code runs it: momentum, step size
+    halved at checkpoints where the loss rose on at most 75% of the steps since the last one
+    (or the best loss did not move), restarts from the best point."""
     checkpoints = _checkpoints(steps)
     step = torch.full((len(x), 1, 1, 1), 2.0 * eps, dtype=x.dtype)
     loss, grad, fooled = _loss_and_grad(torch, fn, x0, y)
@@ -291,8 +291,8 @@ def _apgd(torch: Any, fn: _Grad, x: Any, y: Any, x0: Any, eps: float, steps: int
     best_adv, best_loss, best_grad = x0.clone(), loss.clone(), grad.clone()
     result = torch.where(fooled[:, None, None, None], x0, x0)
     found = fooled.clone()
-    improved = torch.zeros(len(x))
-    last_best, reduced = best_loss.clone(), torch.zeros(len(x), dtype=torch.bool)
+    rose, last_loss = torch.zeros(len(x)), loss.clone()
+    last_best, reduced = best_loss.clone(), torch.ones(len(x), dtype=torch.bool)
     for i in range(steps):
         momentum = 0.75 if i > 0 else 1.0
         z = _project(torch, adv + step * grad.sign(), x, eps)
@@ -301,10 +301,11 @@ def _apgd(torch: Any, fn: _Grad, x: Any, y: Any, x0: Any, eps: float, steps: int
         )
         previous, adv = adv, moved
         loss, grad, fooled = _loss_and_grad(torch, fn, adv, y)
-        newly = fooled & ~found
-        result[newly], found = adv[newly], found | fooled
-        better = loss > best_loss
-        improved += better.double()
+        # the latest fooling point, as the reference keeps it: deeper than the first one found,
+        # so it survives the rounding to the 8-bit grid more often
+        result[fooled], found = adv[fooled], found | fooled
+        rose += (loss > last_loss).double()  # step over step, not over the best
+        last_loss, better = loss.clone(), loss > best_loss
         best_adv[better], best_loss[better], best_grad[better] = (
             adv[better],
             loss[better],
@@ -312,18 +313,22 @@ def _apgd(torch: Any, fn: _Grad, x: Any, y: Any, x0: Any, eps: float, steps: int
         )
         if i + 1 in checkpoints:
             gap = checkpoints[i + 1]
-            halve = (improved < 0.75 * gap) | (~reduced & (last_best >= best_loss))
+            halve = (rose <= 0.75 * gap) | (~reduced & (last_best >= best_loss))
             step[halve] /= 2.0
             adv[halve], grad[halve] = best_adv[halve], best_grad[halve]
-            reduced, last_best, improved = halve, best_loss.clone(), torch.zeros(len(x))
+            reduced, last_best, rose = halve, best_loss.clone(), torch.zeros(len(x))
     result[~found] = best_adv[~found]
     return result
 
 
 def _checkpoints(steps: int) -> dict[int, int]:
-    """Iteration -> length of the period that ends there (APGD's schedule)."""
-    p = [0.0, 0.22]
-    while p[-1] < 1:
-        p.append(p[-1] + max(p[-1] - p[-2] - 0.03, 0.06))
-    marks = sorted({math.ceil(v * steps) for v in p if 0 < v <= 1})
-    return {m: m - prev for prev, m in zip([0, *marks], marks, strict=False) if m > 0}
+    """Iteration -> length of the period that ends there: APGD's schedule as the reference code
+    (AutoAttack, torchattacks) runs it, periods of 22% of the steps shrinking by 3% to 6%."""
+    period = max(int(0.22 * steps), 1)
+    shortest, shrink = max(int(0.06 * steps), 1), max(int(0.03 * steps), 1)
+    marks, at = {}, period
+    while at <= steps:
+        marks[at] = period
+        period = max(period - shrink, shortest)
+        at += period
+    return marks
