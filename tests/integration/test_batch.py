@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests import builders
+from tests.browser import open_page
 from tests.integration.batch_entries import DISTINCT, EXPECTED, FAILED_CHECK, build
 from validator.batch.leaderboard import without_timing
 from validator.batch.store import CACHE
@@ -170,9 +170,6 @@ def test_a_changed_submission_is_evaluated_again(tmp_path: Path) -> None:
     assert "2 evaluated, 0 reused" in batch(*args[:3], "--profile", profile, "--checks-only").stdout
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 def _sorted_ids(rows: list[dict[str, Any]], key: str, descending: bool = False) -> list[str]:
     """The order the page's numeric sort must give: by value (a stable sort, so tied rows
     keep their order), empty cells last in either direction."""
@@ -183,19 +180,8 @@ def _sorted_ids(rows: list[dict[str, Any]], key: str, descending: bool = False) 
 
 
 def test_the_page_in_chromium_sorts_and_shows_the_json_numbers(local: Path) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    if CHROMIUM is None:
-        pytest.skip("no chromium executable on PATH (Debian package chromium)")
     rows = json.loads((local / "leaderboard.json").read_text())["rows"]
-    errors: list[str] = []
-    requests: list[str] = []
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page()
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("request", lambda r: requests.append(r.url))
-        page.goto((local / "index.html").as_uri())
+    with open_page(local / "index.html") as page:
 
         def table() -> list[list[str]]:
             return page.eval_on_selector_all(
@@ -226,6 +212,3 @@ def test_the_page_in_chromium_sorts_and_shows_the_json_numbers(local: Path) -> N
         page.click("#leaderboard a:text('ensemble.onnx')")
         ensemble = page.locator("section.submission", has_text="ensemble analysis: ensemble")
         assert ensemble.count() == 1
-        browser.close()
-    assert errors == []
-    assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
