@@ -6,10 +6,12 @@
   the run starts (not a folder, not a FIFO or device, in a writable folder).
 - ``confined``: a name taken from a suite, label file or manifest becomes a path under its
   folder, never outside it; ``resolves_inside`` refuses symlinks that lead out of a folder.
+- ``file_sha256``: a file's digest, streamed, never through a link or from a FIFO.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from collections.abc import Mapping
@@ -19,6 +21,7 @@ from typing import BinaryIO
 from validator.errors import DataError, UsageError, ValidatorError
 
 STDOUT = "-"
+_HASH_BLOCK = 1 << 20
 
 
 def open_regular(path: Path, what: str, max_bytes: int, error: type[ValidatorError]) -> BinaryIO:
@@ -166,3 +169,16 @@ def resolves_inside(path: Path, folder: Path) -> bool:
     except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop on 3.10-3.12
         return False
     return True
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a regular file, read in blocks; a link, FIFO or device is refused (OSError)
+    without being read, so hashing a hostile path can neither hang nor follow it out."""
+    digest = hashlib.sha256()
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise OSError(0, "not a regular file")
+        while chunk := handle.read(_HASH_BLOCK):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +14,7 @@ from validator.files import (
     check_output,
     check_output_folder,
     confined,
+    file_sha256,
     read_limited,
     resolves_inside,
 )
@@ -143,3 +145,18 @@ def test_output_folder_with_a_symlink_leading_out_is_refused(tmp_path: Path) -> 
     (out / "attacked" / "square-linf").symlink_to(tmp_path)
     with pytest.raises(UsageError, match="square-linf is a symlink leading outside it"):
         check_output_folder(out, "--out")
+
+
+def test_file_sha256_streams_a_regular_file(tmp_path: Path) -> None:
+    path = tmp_path / "model.onnx"
+    data = os.urandom(3 * (1 << 20) + 7)  # spans several blocks
+    path.write_bytes(data)
+    assert file_sha256(path) == hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize("make", [_fifo, _dev_zero], ids=["fifo", "link-to-dev-zero"])
+def test_file_sha256_refuses_what_could_hang_or_lead_out(
+    tmp_path: Path, make: Callable[[Path], Path]
+) -> None:
+    with pytest.raises(OSError):
+        file_sha256(make(tmp_path))

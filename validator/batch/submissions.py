@@ -20,13 +20,13 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from validator.files import file_sha256
 from validator.load_errors import show
 from validator.submission.route import TORCH_HINT, torch_available
 
 # Names the results folder uses for itself: a submission may not take them.
 RESERVED = frozenset({"index.html", "leaderboard.json", "leaderboard.csv", "_cache", "_work"})
 MAX_FOLDER_FILES = 10_000  # a model with external data has a few hundred files at most
-_CHUNK = 1 << 20
 _NOT_A_SUBMISSION = "not a submission: expected a .onnx file, a folder or a .zip"
 
 
@@ -134,18 +134,6 @@ def _walk(root: Path) -> list[Path]:
             if len(found) > MAX_FOLDER_FILES:
                 raise ValueError(f"holds more than {MAX_FOLDER_FILES} files")
     return sorted(found)
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a regular file, read in chunks (never opened if it is not a regular file)."""
-    digest = hashlib.sha256()
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise OSError(0, "not a regular file")
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _utf8(name: str) -> bool:

@@ -9,7 +9,6 @@ the end, whatever happened.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import tempfile
 from collections.abc import Iterable
@@ -20,6 +19,7 @@ from validator.config import Profile
 from validator.engine import Progress
 from validator.errors import UsageError
 from validator.evaluation import ScoreOptions
+from validator.files import file_sha256
 from validator.findings import Report
 from validator.pipeline import resolve_profile, validate
 from validator.sandbox import Confinement, Limits, Sender, run_isolated
@@ -86,20 +86,12 @@ def _new_report(path: Path, prof: Profile, limits: Limits) -> Report:
     model: dict[str, Any] = {"path": str(path), "kind": "pytorch-zip", "sha256": None}
     try:
         model["file_bytes"] = path.stat().st_size
-        model["sha256"] = _sha256(path)
+        model["sha256"] = file_sha256(path)
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
     report = Report(model=model, profile=prof.to_dict())
     report.isolation = {"threads": limits.threads, "breaches": []}
     return report
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _unpack_and_measure(
