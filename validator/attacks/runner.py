@@ -11,22 +11,19 @@ white-box success) and returned as findings.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import shutil
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnx
 
-from validator import __version__
-from validator.attacks.base import LEVELS, AttackResult, image_seed
+from validator.attacks.base import LEVELS, image_seed
+from validator.attacks.manifest import image_records, set_manifest, top_manifest
 from validator.attacks.masking import (
     EOT_DRAWS,
     Sign,
-    SignKind,
     comparison_signs,
     convertible_finding,
     graph_signs,
@@ -35,6 +32,7 @@ from validator.attacks.masking import (
     probe_outputs,
 )
 from validator.attacks.model_fn import SCORE_DRAWS, QueryModel
+from validator.attacks.outcomes import SetOutcome, SuiteRun, worst_case
 from validator.attacks.suites import Entry, Suite, load_suite
 from validator.attacks.tap import tapped_forward
 from validator.attacks.whitebox import Unavailable
@@ -43,7 +41,6 @@ from validator.attacks.writer import (
     BackgroundPngs,
     claim_output,
     discard_folder,
-    png_name,
     prepare_folder,
     publish_folder,
     write_json,
@@ -58,91 +55,10 @@ from validator.findings import Finding
 from validator.inference import Runner, RuntimeFailure
 from validator.vocab import ChannelOrder, MaskingPolicy
 
+__all__ = ["SetOutcome", "SuiteRun", "attack_dataset", "clean_set", "copy_clean", "run_suite"]
+
 CHUNK = 32  # images attacked together (memory: a few arrays of CHUNK x 3 x 224 x 224 float32)
 PROBE_IMAGES = 16
-
-
-@dataclass(frozen=True)
-class SetOutcome:
-    """One attacked set: how many images, how many the attack fooled, or why it was skipped."""
-
-    name: str
-    family: str
-    params: dict[str, Any]
-    budget: int
-    images: int
-    fooled: int
-    queries: int
-    skipped: str | None = None
-    folder: Path | None = None
-    expected_correct: float | None = None  # random model: sum over images of P(correct)
-    worst_correct: int | None = None  # random model: images right in every scoring run
-    methods: dict[str, int] = field(default_factory=dict)  # method actually used -> images
-
-    @property
-    def correct(self) -> int:
-        """Images still classified correctly after the attack."""
-        return self.images - self.fooled
-
-    @property
-    def accuracy(self) -> float | None:
-        """Attacked accuracy (None for a skipped or empty set)."""
-        return None if self.skipped or not self.images else self.correct / self.images
-
-    def to_dict(self) -> dict[str, Any]:
-        """The set as the top-level manifest and the report list it."""
-        return {
-            "name": self.name,
-            "family": self.family,
-            "params": self.params,
-            "budget": self.budget,
-            "images": self.images,
-            "correct": self.correct,
-            "accuracy": None if self.accuracy is None else round(self.accuracy, 6),
-            "queries": self.queries,
-            "skipped": self.skipped,
-            "methods": dict(self.methods),
-            "randomized": self.randomized(),
-        }
-
-    def randomized(self) -> dict[str, Any] | None:
-        """A random model's expected and worst-case accuracy over its scoring runs."""
-        if self.expected_correct is None or not self.images:
-            return None
-        return {
-            "draws_per_image": SCORE_DRAWS,
-            "expected_correct": round(self.expected_correct, 4),
-            "expected_accuracy": round(self.expected_correct / self.images, 6),
-            "worst_case_correct": self.worst_correct,
-            "worst_case_accuracy": _ratio(self.worst_correct or 0, self.images),
-        }
-
-
-@dataclass(frozen=True)
-class SuiteRun:
-    """Everything a suite run produced."""
-
-    suite: Suite
-    sets: tuple[SetOutcome, ...]
-    findings: tuple[Finding, ...]
-    signs: tuple[Sign, ...]
-    manifest: dict[str, Any] = field(default_factory=dict)
-    worst_case: dict[str, Any] | None = None  # see :func:`worst_case`
-
-    @property
-    def randomized(self) -> bool:
-        """True when the model's outputs differ between runs (scored by expectation)."""
-        return any(s.kind is SignKind.RANDOM for s in self.signs)
-
-    @property
-    def upper_bound(self) -> bool:
-        """True when masking evidence remains: attacked numbers are upper bounds."""
-        return bool(self.signs)
-
-    @property
-    def attacked(self) -> tuple[SetOutcome, ...]:
-        """Sets that ran (not skipped)."""
-        return tuple(s for s in self.sets if s.skipped is None)
 
 
 def attack_dataset(
@@ -215,30 +131,9 @@ def run_suite(
     error = prof.masking is MaskingPolicy.ERROR
     findings = (masking_finding(signs, error), context.convertible())
     worst = worst_case(context.outcomes_by_image)
-    manifest = _top_manifest(path, prof, chosen, outcomes, findings)
+    manifest = top_manifest(path, prof, chosen, outcomes, findings)
     manifest["worst_case"] = worst
     return SuiteRun(chosen, tuple(outcomes), findings, tuple(signs), manifest, worst)
-
-
-def worst_case(outcomes: dict[str, dict[str, bool]]) -> dict[str, Any] | None:
-    """Per image, right under every attacked set that took it (AutoAttack's robust accuracy
-    over all the attacks run, corruptions included); for a random model an image counts as
-    right only when every scoring run was. None when no set ran."""
-    right: dict[str, bool] = {}
-    for per_image in outcomes.values():
-        for source, ok in per_image.items():
-            right[source] = right.get(source, True) and ok
-    if not right:
-        return None
-    correct = sum(right.values())
-    return {
-        "images": len(right),
-        "correct": correct,
-        "accuracy": _ratio(correct, len(right)),
-        "sets": sorted(outcomes),
-        "convention": "an image counts as right only if every attacked set that took it left "
-        "it right",
-    }
 
 
 def clean_set(data: Path, num_classes: int) -> ImageSet:
@@ -350,7 +245,10 @@ class _Context:
             self.progress.finish()
         if folder is not None and final is not None:
             write_labels(folder, [r["image"] for r in records], [r["label"] for r in records])
-            write_json(folder / MANIFEST, self._set_manifest(entry, records))
+            write_json(
+                folder / MANIFEST,
+                set_manifest(entry, records, self.suite, self.profile, self.model.draws),
+            )
             publish_folder(folder, final)
             folder = final
         fooled = sum(1 for r in records if r["success"])
@@ -396,7 +294,7 @@ class _Context:
                 seeds = [image_seed(self.suite.seed, entry.attack.name, s.name) for s in batch]
                 result = entry.attack.run(self.model, images, labels, seeds, entry.budget)
                 extra = self._score_runs(result.images, labels)
-                for k, record in enumerate(_records(batch, seeds, result, taken)):
+                for k, record in enumerate(image_records(batch, seeds, result, taken)):
                     record.update({key: values[k] for key, values in extra.items()})
                     levels = record.pop("_levels")
                     if folder is not None:
@@ -416,26 +314,6 @@ class _Context:
             "correct_every_run": [bool(v) for v in np.all(right, axis=0).tolist()],
         }
 
-    def _set_manifest(self, entry: Entry, records: list[dict[str, Any]]) -> dict[str, Any]:
-        fooled = sum(1 for r in records if r["success"])
-        return {
-            "tool": {"name": "robust-validate", "version": __version__},
-            "set": entry.attack.name,
-            "family": entry.attack.family.value,
-            "params": dict(entry.attack.params),
-            "budget": entry.budget,
-            "suite": self.suite.name,
-            "suite_seed": self.suite.seed,
-            "profile": _profile_facts(self.profile),
-            "draws_per_query": self.model.draws,
-            "summary": {
-                "images": len(records),
-                "fooled": fooled,
-                "accuracy": _ratio(len(records) - fooled, len(records)),
-            },
-            "images": records,
-        }
-
     def _note_unavailable(self, exc: Unavailable) -> None:
         if exc.convertible is False:
             self.conversion_problem = exc.reason
@@ -453,68 +331,5 @@ class _Context:
         )
 
 
-def _records(
-    batch: Sequence[Sample], seeds: Sequence[int], result: AttackResult, taken: set[str]
-) -> Iterator[dict[str, Any]]:
-    for k, sample in enumerate(batch):
-        record: dict[str, Any] = {
-            "image": png_name(sample.name, taken),
-            "source": sample.name,
-            "label": sample.label,
-            "seed": int(seeds[k]),
-            "queries": int(result.queries[k]),
-            "success": bool(result.success[k]),
-            "_levels": result.images[k],
-        }
-        for key, values in result.per_image.items():
-            record[key] = values[k]
-        yield record
-
-
 def _skipped(base: SetOutcome, reason: str) -> SetOutcome:
     return SetOutcome(base.name, base.family, base.params, base.budget, 0, 0, 0, reason)
-
-
-def _ratio(a: int, b: int) -> float | None:
-    return round(a / b, 6) if b else None
-
-
-def _profile_facts(profile: Profile) -> dict[str, Any]:
-    return {
-        "name": profile.name,
-        "input_size": profile.input_size,
-        "resize": profile.resize.value,
-        "channel_order": profile.channel_order.value,
-        "num_classes": profile.num_classes,
-    }
-
-
-def _sha256(path: Path) -> str | None:
-    digest = hashlib.sha256()
-    try:
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    except OSError:
-        return None
-    return digest.hexdigest()
-
-
-def _top_manifest(
-    path: Path,
-    profile: Profile,
-    suite: Suite,
-    outcomes: Sequence[SetOutcome],
-    findings: Sequence[Finding],
-) -> dict[str, Any]:
-    return {
-        "tool": {"name": "robust-validate", "version": __version__},
-        "model": {"file": path.name, "sha256": _sha256(path)},
-        "profile": _profile_facts(profile),
-        "suite": suite.to_dict(),
-        "sets": [o.to_dict() for o in outcomes],
-        "findings": [
-            {"id": f.id, "status": f.status.value, "message": f.message, "details": dict(f.details)}
-            for f in findings
-        ],
-    }
