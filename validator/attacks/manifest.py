@@ -97,6 +97,6 @@ def profile_facts(profile: Profile) -> dict[str, Any]:
 
 def _digest(path: Path) -> str | None:
     try:
-        return file_sha256(path)
+        return file_sha256(path.resolve())  # the user named it: a link to it is fine
     except OSError:  # a folder or a vanished file: the manifest says so with null
         return None

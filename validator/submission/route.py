@@ -86,7 +86,7 @@ def _new_report(path: Path, prof: Profile, limits: Limits) -> Report:
     model: dict[str, Any] = {"path": str(path), "kind": "pytorch-zip", "sha256": None}
     try:
         model["file_bytes"] = path.stat().st_size
-        model["sha256"] = file_sha256(path)
+        model["sha256"] = file_sha256(path.resolve())  # a link the user named is followed
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
     report = Report(model=model, profile=prof.to_dict())
