@@ -26,7 +26,8 @@ from validator.attacks.masking import (
     probe_outputs,
 )
 from validator.attacks.runner import run_suite
-from validator.attacks.square import SquareL2, SquareLinf
+from validator.attacks.square import SquareLinf
+from validator.attacks.square_l2 import SquareL2
 from validator.attacks.suites import suite_from_mapping
 from validator.findings import Status
 

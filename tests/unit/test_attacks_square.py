@@ -11,7 +11,8 @@ import pytest
 from tests.unit.test_attacks_models import linear_model, query_model, random_images, save
 from validator.attacks.base import Attack, eps_levels
 from validator.attacks.rays import RaySAttack
-from validator.attacks.square import SquareL2, SquareLinf
+from validator.attacks.square import SquareLinf
+from validator.attacks.square_l2 import SquareL2
 
 SEEDS = list(range(16))
 

@@ -31,7 +31,8 @@ from validator.attacks.imagenet_c import CORRUPTIONS
 from validator.attacks.laser import LaserBeam
 from validator.attacks.patch import PatchAttack
 from validator.attacks.rays import RaySAttack
-from validator.attacks.square import SquareL2, SquareLinf
+from validator.attacks.square import SquareLinf
+from validator.attacks.square_l2 import SquareL2
 from validator.attacks.whitebox import WhiteBox
 from validator.errors import UsageError
 from validator.registry import Registry, unknown_name_message
