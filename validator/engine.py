@@ -7,7 +7,7 @@ of images: nothing but file names is held for a whole set. Images are always gat
 batches in the set's order, so the same data gives the same batches and the same numbers.
 
 Progress is reported through the :class:`Progress` protocol so that the library never renders
-anything itself (validator/console.py draws a progress bar from it).
+anything itself (validator/console draws a progress bar from it).
 """
 
 from __future__ import annotations
