@@ -219,7 +219,7 @@ def _open(root: Path, num_classes: int, skip_bad_images: bool) -> Dataset:
         sets.append(
             list_set(folder, folder.name, SetKind.ATTACKED, num_classes, skip_bad_images, root)
         )
-    ignored = tuple(p for p in _subfolders(root) if p.name not in (CLEAN_DIR, ATTACKED_DIR))
+    ignored = tuple(p for p in subfolders(root) if p.name not in (CLEAN_DIR, ATTACKED_DIR))
     return Dataset(root, tuple(sets), ignored)
 
 
@@ -231,7 +231,7 @@ def _attacked_folders(folder: Path) -> list[Path]:
             f"{folder}: holds images directly; put each attacked set in its own "
             f"folder, {folder}/<name>/"
         )
-    return _subfolders(folder)
+    return subfolders(folder)
 
 
 def list_set(
@@ -289,7 +289,7 @@ def _from_label_file(
 def _from_class_folders(
     folder: Path, num_classes: int, problems: _Problems, inside: _Inside
 ) -> tuple[list[Sample], LabelSource]:
-    classes = _subfolders(folder)
+    classes = subfolders(folder)
     if not classes:
         raise DataError(f"{folder}: no {LABEL_FILE} and no class sub-folders")
     for class_dir in classes:  # a link to '..' or a sibling would list another set's images
@@ -319,7 +319,7 @@ def _range_reason(label: int, num_classes: int) -> str:
     return f"label {label} is out of range 0-{num_classes - 1}"
 
 
-def _subfolders(folder: Path) -> list[Path]:
+def subfolders(folder: Path) -> list[Path]:
     """Non-hidden sub-folders, sorted by name (so the order is the same on every machine)."""
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from validator.data.datasets import LABEL_FILE, _subfolders
+from validator.data.datasets import LABEL_FILE, subfolders
 from validator.data.labels import label_lines
 from validator.data.samples import IMAGE_SUFFIXES
 from validator.errors import DataError
@@ -113,9 +113,9 @@ def _folders(root: Path) -> DetectionData:
                 f"{adversarial}: holds images directly; put each adversarial set in its own "
                 f"folder, {adversarial}/<name>/"
             )
-        for folder in _subfolders(adversarial):
+        for folder in subfolders(adversarial):
             sets.append(_unlabelled_set(folder, folder.name, DetectionKind.ADVERSARIAL))
-    ignored = tuple(p for p in _subfolders(root) if p.name not in (CLEAN_DIR, ADVERSARIAL_DIR))
+    ignored = tuple(p for p in subfolders(root) if p.name not in (CLEAN_DIR, ADVERSARIAL_DIR))
     return DetectionData(root, tuple(sets), "folders", ignored)
 
 
@@ -206,4 +206,4 @@ def _image_names(folder: Path) -> list[str]:
     direct = [p.name for p in _images(folder)]
     if direct:
         return direct
-    return [f"{sub.name}/{p.name}" for sub in _subfolders(folder) for p in _images(sub)]
+    return [f"{sub.name}/{p.name}" for sub in subfolders(folder) for p in _images(sub)]
