@@ -3,8 +3,8 @@
 For each model (a ResNet-50-sized model with random weights, and the reference baseline when
 present) the reference set is scored two ways on the same images:
 
-- ``ours``: validator.engine.score_sets from the file names (decoding, resizing, batching and
-  inference, decoding overlapped with inference);
+- ``ours``: validator.scoring.engine.score_sets from the file names (decoding, resizing,
+  batching and inference, decoding overlapped with inference);
 - ``plain``: a loop over tensors decoded beforehand (not timed) calling
   ``onnxruntime.InferenceSession.run`` on batches of the same size: the limit any scorer can reach.
 
@@ -38,9 +38,9 @@ from onnx import numpy_helper
 from validator.config import PROFILES, Profile
 from validator.data.datasets import Dataset, ImageSet, open_dataset
 from validator.data.images import load_image
-from validator.engine import DEFAULT_BATCH, EngineSettings, Prediction, score_sets
 from validator.inference import Runner
 from validator.resources import reference_set
+from validator.scoring.engine import DEFAULT_BATCH, EngineSettings, Prediction, score_sets
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN_RESNET50 = REPO / "tests" / "fixtures" / "golden" / "resnet50.onnx"

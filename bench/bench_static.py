@@ -63,7 +63,7 @@ from validator.checks import CHECKS, Stage  # noqa: E402
 from validator.checks.context import Context  # noqa: E402
 from validator.config import PROFILES, Profile  # noqa: E402
 from validator.graph.analysis import analyse  # noqa: E402
-from validator.model import LoadedModel, load_model  # noqa: E402
+from validator.loading.model import LoadedModel, load_model  # noqa: E402
 
 TARGET = 1.2
 TARGET_RUNTIME = 2.0
@@ -75,10 +75,10 @@ EVERYTHING = [spec.id.value for spec in CHECKS]
 # Where time goes inside load_model and analyse: label -> (file suffix, function name).
 LOAD_PARTS = {
     "read the file": ("pathlib.py", "read_bytes"),
-    "parse the protobuf": ("validator/model.py", "_parse"),
-    "structure and tensor sizes": ("validator/model.py", "_check_structure"),
-    "external data": ("validator/model.py", "_external_data_files"),
-    "onnx.checker": ("validator/model.py", "_run_checker"),
+    "parse the protobuf": ("validator/loading/model.py", "_parse"),
+    "structure and tensor sizes": ("validator/loading/model.py", "_check_structure"),
+    "external data": ("validator/loading/model.py", "_external_data_files"),
+    "onnx.checker": ("validator/loading/model.py", "_run_checker"),
     "waiting for the sha256 thread": ("threading.py", "join"),
 }
 ANALYSIS_PARTS = {

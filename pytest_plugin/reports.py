@@ -13,9 +13,9 @@ from pytest_plugin.outcomes import EvaluationError
 from pytest_plugin.settings import Settings, profile_spec, session_settings
 from validator.config import Profile, load_profile
 from validator.errors import ValidatorError
-from validator.evaluation import ScoreOptions
 from validator.findings import Report
 from validator.pipeline import validate
+from validator.scoring.evaluation import ScoreOptions
 
 
 @dataclass(frozen=True)

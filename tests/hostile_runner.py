@@ -18,7 +18,7 @@ from pathlib import Path
 CHILD = """
 import json, resource, sys
 from click.testing import CliRunner
-from validator.cli import cli
+from validator.cli.main import cli
 args = json.loads(sys.argv[1])
 result = CliRunner().invoke(cli, args)
 exc = result.exception

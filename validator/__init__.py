@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from validator.config import Profile, load_profile
     from validator.findings import Finding, Report, Severity, Status, Verdict
     from validator.pipeline import validate
-    from validator.score_options import Progress, ScoreOptions
+    from validator.scoring.options import Progress, ScoreOptions
     from validator.submission import validate_zip
 
 # The rest of the public API is imported on first use, so that ``robust-validate --version``
@@ -44,8 +44,8 @@ _LAZY = {
     "Status": "validator.findings",
     "Verdict": "validator.findings",
     "validate": "validator.pipeline",
-    "Progress": "validator.score_options",
-    "ScoreOptions": "validator.score_options",
+    "Progress": "validator.scoring.options",
+    "ScoreOptions": "validator.scoring.options",
     "validate_zip": "validator.submission",
 }
 

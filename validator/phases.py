@@ -30,11 +30,11 @@ from validator.graph.breakdown import breakdown
 from validator.graph.limits import AnalysisLimit
 from validator.reporting import report_to_dict
 from validator.sandbox import Limits, PhaseClock, Sender
-from validator.score_options import ScoreOptions
+from validator.scoring.options import ScoreOptions
 from validator.vocab import CheckId, Device, Phase
 
 if TYPE_CHECKING:
-    from validator.evaluation import ScoreTarget
+    from validator.scoring.evaluation import ScoreTarget
 
 ORDER = (Phase.ANALYSIS, Phase.RUNTIME, Phase.SCORING)
 STAGE_PHASE = {Stage.STATIC: Phase.ANALYSIS, Stage.RUNTIME: Phase.RUNTIME}
@@ -106,7 +106,9 @@ class ChildRun:
     def _phase(self, phase: Phase, ctx: Context, progress: Any) -> None:
         if phase is Phase.SCORING:
             if self.job.options is not None and self.job.target is not None:
-                from validator.evaluation import add_score  # only a scoring run loads scoring
+                from validator.scoring.evaluation import (
+                    add_score,  # only a scoring run loads scoring
+                )
 
                 self.clock.enter(phase)
                 add_score(self.report, ctx, self.job.options, self.job.target, progress)

@@ -24,11 +24,11 @@ from validator.registry import unknown_name_message
 from validator.reporting import report_from_dict
 from validator.sandbox import Limits, Outcome, Sender, run_isolated
 from validator.sandbox.progress import RemoteProgress, forward_progress
-from validator.score_options import Progress, ScoreOptions
+from validator.scoring.options import Progress, ScoreOptions
 from validator.vocab import Breach, CheckId, Device, Phase
 
 if TYPE_CHECKING:
-    from validator.evaluation import ScoreTarget
+    from validator.scoring.evaluation import ScoreTarget
 
 __all__ = ["Progress", "ScoreOptions", "ordered_checks", "resolve_profile", "validate"]
 
@@ -104,7 +104,9 @@ def _device(device: Device | str) -> Device:
 
 
 def _score_target(options: ScoreOptions, profile: Profile) -> ScoreTarget:
-    from validator.evaluation import score_target  # the scoring machinery, only when scoring
+    from validator.scoring.evaluation import (
+        score_target,  # the scoring machinery, only when scoring
+    )
 
     return score_target(options, profile)
 

@@ -21,7 +21,7 @@ import onnx
 from onnx.external_data_helper import load_external_data_for_model
 
 from validator.graph.shapes import ShapeMap, TensorShape
-from validator.model import LoadedModel, iter_tensors
+from validator.loading.model import LoadedModel, iter_tensors
 
 if TYPE_CHECKING:
     import onnxruntime as ort

@@ -73,7 +73,7 @@ def mend_model_text(model: onnx.ModelProto, fields: list[tuple[Any, str, bool]])
     if not fields:
         return 0
     mended = {_decode(v) for v in _values(fields) if isinstance(v, bytes)}
-    from validator.proto_walk import iter_string_fields  # proto_walk is independent of text
+    from validator.loading.proto_walk import iter_string_fields  # proto_walk is independent of text
 
     for message, name, repeated in iter_string_fields(model):
         for value in _values([(message, name, repeated)]):

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.unit.test_attacks_models import linear_model, save, write_dataset
-from validator.attack_cli import attack_command
+from validator.cli.attack import attack_command
 
 PROFILE = 'base = "final"\nnum_classes = 10\ninput_size = 16\n'
 SUITE = '[[attack]]\nkind = "square-linf"\nbudget = 40\np_init = 0.3\n' \

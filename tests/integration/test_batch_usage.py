@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests import builders
-from validator.cli import cli
+from validator.cli.main import cli
 
 
 def _folders(tmp_path: Path) -> tuple[Path, Path]:

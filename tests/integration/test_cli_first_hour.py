@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tests import builders
-from validator.cli import cli
+from validator.cli.main import cli
 from validator.resources import ENV_VAR
 
 

@@ -31,7 +31,7 @@ from tests.conftest import (
 )
 from validator import validate
 from validator.checks import CHECKS, Stage
-from validator.cli import cli
+from validator.cli.main import cli
 from validator.findings import Report, Status
 
 STATIC = sorted(spec.id.value for spec in CHECKS if spec.stage is Stage.STATIC)

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from tests.builders import colour_dataset, colour_model, colour_profile
-from validator.cli import cli
+from validator.cli.main import cli
 
 CASE_SECONDS = 120  # the harness bound of one case: generous for a loaded 2-core machine
 

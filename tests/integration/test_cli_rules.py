@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from onnx import TensorProto
 
 from tests import builders
-from validator.cli import cli
+from validator.cli.main import cli
 
 STATIC = "fp32,input,output,params,file-size,flops,opset,operators"
 

@@ -13,7 +13,7 @@ from PIL import Image
 from rich.console import Console
 
 from tests import builders
-from validator.cli import cli
+from validator.cli.main import cli
 from validator.console import ProgressBars
 from validator.pipeline import ScoreOptions, validate
 

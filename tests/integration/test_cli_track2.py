@@ -15,7 +15,7 @@ from onnx import helper, numpy_helper
 
 from tests import builders
 from tests.track2_builders import data, detector, profile
-from validator.cli import cli
+from validator.cli.main import cli
 from validator.resources import reference_set
 
 RED, GREEN, BLUE = builders.RED, builders.GREEN, builders.BLUE

@@ -16,7 +16,7 @@ import onnx
 import pytest
 
 from validator.graph.analysis import GraphAnalysis, analyse
-from validator.model import load_model
+from validator.loading.model import load_model
 from validator.vocab import MacsConvention
 
 GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "golden"

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from tests import builders
 from tests.browser import CHROMIUM, open_page
-from validator.cli import cli
+from validator.cli.main import cli
 
 pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium executable on PATH")

@@ -20,7 +20,7 @@ import validator.checks.loading as loading
 from pytest_plugin import reports
 from pytest_plugin.items import check_ids
 from tests.integration import plugin_models as models
-from validator.evaluation import ScoreOptions
+from validator.scoring.evaluation import ScoreOptions
 
 pytest_plugins = ["pytester"]
 

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from tests import zip_builders as zb
 from validator import validate
-from validator.cli import cli
+from validator.cli.main import cli
 from validator.config import profile_from_mapping
 from validator.findings import Status, Verdict
 from validator.submission import TORCH_HINT, torch_available
@@ -146,7 +146,7 @@ def test_zip_without_torch_is_a_usage_error(tmp_path: Path) -> None:
         "        if name == 'torch' or name.startswith('torch.'):\n"
         "            raise ModuleNotFoundError(name)\n"
         "sys.meta_path.insert(0, Hide())\n"
-        "from validator.cli import main\n"
+        "from validator.cli.main import main\n"
         f"main([{str(zip_path)!r}])\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

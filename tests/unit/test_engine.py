@@ -13,13 +13,13 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 
-import validator.engine as engine
+import validator.scoring.engine as engine
 from validator.config import PROFILES, Profile
 from validator.data.datasets import ImageSet, SetKind, list_set, open_dataset
-from validator.engine import EngineSettings, Prediction, PredictionsCsv, score_sets
 from validator.errors import DataError
 from validator.inference import Runner, RuntimeFailure
-from validator.scoring import Tally
+from validator.scoring.arithmetic import Tally
+from validator.scoring.engine import EngineSettings, Prediction, PredictionsCsv, score_sets
 from validator.vocab import ChannelOrder
 
 SIZE = 16

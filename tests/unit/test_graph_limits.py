@@ -12,7 +12,7 @@ from onnx import helper, numpy_helper
 from validator.graph.folding import EVALUATORS, _evaluate
 from validator.graph.limits import AnalysisLimit, Int64Overflow
 from validator.graph.shapes import TensorShape
-from validator.tensors import inline_array
+from validator.loading.tensors import inline_array
 
 I64 = np.int64
 

@@ -17,7 +17,7 @@ from validator.config import PROFILES
 from validator.errors import UsageError
 from validator.findings import Status
 from validator.inference import Runner, providers_for
-from validator.model import load_model
+from validator.loading.model import load_model
 from validator.vocab import CheckId, Device
 
 HAS_CUDA = "CUDAExecutionProvider" in ort.get_available_providers()

@@ -1,5 +1,5 @@
-"""validator.model: every hostile or malformed file becomes a one-line reason, never a crash,
-nothing is unpickled or read outside the model's folder, and sound models load."""
+"""validator.loading.model: every hostile or malformed file becomes a one-line reason, never a
+crash, nothing is unpickled or read outside the model's folder, and sound models load."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from tests.conftest import (
     save_model,
     tiny_classifier,
 )
-from validator.model import ModelLoadError, iter_graphs, load_model
+from validator.loading.model import ModelLoadError, iter_graphs, load_model
 
 
 @pytest.mark.parametrize("case", HOSTILE, ids=lambda case: case.id)

@@ -10,13 +10,13 @@ import pytest
 from onnx import helper, numpy_helper
 
 from tests.conftest import tiny_classifier, value_info
-from validator.load_errors import ModelLoadError
-from validator.model_limits import (
+from validator.loading.errors import ModelLoadError
+from validator.loading.limits import (
     MAX_EXPANDED_NODES,
     check_function_expansion,
     check_opset_imports,
 )
-from validator.proto_walk import iter_tensors
+from validator.loading.proto_walk import iter_tensors
 
 
 def _t(name: str) -> onnx.TensorProto:

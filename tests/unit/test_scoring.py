@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from validator.scoring import (
+from validator.scoring.arithmetic import (
     NO_PREDICTION,
     Score,
     SetScore,

@@ -9,7 +9,7 @@ from onnx import helper
 
 from tests.conftest import tiny_classifier
 from validator.findings import Finding, Severity, Status
-from validator.proto_walk import scan
+from validator.loading.proto_walk import scan
 from validator.reporting import report_to_json
 from validator.text import TextCollision, mend_model_text, safe_data, safe_text
 

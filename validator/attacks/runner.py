@@ -49,10 +49,10 @@ from validator.attacks.writer import (
 from validator.config import Profile, load_profile
 from validator.data.datasets import CLEAN_DIR, ImageSet, Sample, SetKind, list_set
 from validator.data.images import load_image
-from validator.engine import Progress
 from validator.errors import DataError, UsageError
 from validator.findings import Finding
 from validator.inference import Runner, RuntimeFailure
+from validator.scoring.engine import Progress
 from validator.vocab import ChannelOrder, MaskingPolicy
 
 __all__ = ["SetOutcome", "SuiteRun", "attack_dataset", "clean_set", "copy_clean", "run_suite"]

@@ -18,7 +18,7 @@ from typing import Any
 from validator.batch.result import Result
 from validator.batch.worker import Task, evaluate, stop_all
 from validator.errors import UsageError
-from validator.load_errors import one_line
+from validator.loading.errors import one_line
 from validator.vocab import SubmissionStatus
 
 PARENT_BYTES = 1_000_000_000  # the check command's own process, on top of the child's limit

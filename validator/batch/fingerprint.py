@@ -23,7 +23,7 @@ from validator import __version__
 from validator.config import Profile, load_profile
 from validator.data.datasets import Dataset
 from validator.errors import UsageError
-from validator.evaluation import ScoreOptions, score_target, scoring_options
+from validator.scoring.evaluation import ScoreOptions, score_target, scoring_options
 
 MAX_TOML_BYTES = 1_000_000
 

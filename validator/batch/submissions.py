@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from validator.files import file_sha256
-from validator.load_errors import show
+from validator.loading.errors import show
 from validator.submission.route import TORCH_HINT, torch_available
 
 # Names the results folder uses for itself: a submission may not take them.

@@ -7,7 +7,7 @@ from validator.checks.context import Context
 from validator.checks.hints import opset_hint
 from validator.checks.registry import Stage, register
 from validator.findings import Finding
-from validator.model import iter_graphs
+from validator.loading.model import iter_graphs
 from validator.vocab import CheckId
 
 _STANDARD_DOMAINS = frozenset({"", "ai.onnx"})

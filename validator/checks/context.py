@@ -18,7 +18,7 @@ from validator.findings import Finding, Severity, Status
 from validator.graph.analysis import GraphAnalysis, MacTally, analyse, macs_at_batch
 from validator.graph.platform_rules import PlatformPrediction, predict_platform
 from validator.inference import Runner
-from validator.model import LoadedModel
+from validator.loading.model import LoadedModel
 from validator.shape_probe import RuntimeShapeProbe
 from validator.vocab import CheckId, Device, MacsConvention
 

@@ -7,7 +7,7 @@ import onnx
 from validator.checks.context import Context
 from validator.checks.registry import Stage, register
 from validator.findings import Finding
-from validator.tensors import type_name
+from validator.loading.tensors import type_name
 from validator.vocab import CheckId
 
 

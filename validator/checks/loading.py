@@ -1,4 +1,4 @@
-"""The ``load`` rule: the file is a sound ONNX model (see validator.model for the safeguards)."""
+"""The ``load`` rule: the file is a sound ONNX model (validator.loading.model: the safeguards)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 from validator.config import Profile
 from validator.findings import Finding, Status
-from validator.model import LoadedModel, ModelLoadError, load_model
+from validator.loading.model import LoadedModel, ModelLoadError, load_model
 from validator.units import size_bytes
 from validator.vocab import CheckId
 

@@ -11,8 +11,8 @@ from validator.checks.hints import Hint, layers_of, with_layer
 from validator.checks.registry import Stage, register
 from validator.findings import Finding
 from validator.graph.index import GraphIndex
-from validator.model import iter_tensors
-from validator.tensors import FLOAT_TYPES, type_name
+from validator.loading.model import iter_tensors
+from validator.loading.tensors import FLOAT_TYPES, type_name
 from validator.vocab import CheckId
 
 T = onnx.TensorProto

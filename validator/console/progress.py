@@ -1,5 +1,5 @@
 """Progress of scored and attacked sets: live bars on a terminal, one line per set elsewhere
-(both implement validator.engine.Progress)."""
+(both implement validator.scoring.engine.Progress)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,8 @@ class _Fooled(ProgressColumn):
 
 
 class ProgressBars:
-    """A rich progress bar per scored or attacked set (implements validator.engine.Progress)."""
+    """A rich progress bar per scored or attacked set (implements
+    validator.scoring.engine.Progress)."""
 
     def __init__(self, console: Console) -> None:
         self._progress = Progress(

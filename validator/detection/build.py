@@ -44,7 +44,7 @@ from validator.detection.data import (
 from validator.detection.data import _unlabelled_set as list_images
 from validator.errors import DataError, UsageError
 from validator.inference import Runner, RuntimeFailure
-from validator.scoring import predict
+from validator.scoring.arithmetic import predict
 
 STAGING = ".staging"
 

@@ -1,6 +1,6 @@
 """Streaming inference for Track 2: one score per image, in set order.
 
-Decoding overlaps inference exactly as in validator/engine.py (the same bounded window and
+Decoding overlaps inference exactly as in validator/scoring/engine.py (the same bounded window and
 batching); only the scores are kept (8 bytes per image), never the images.
 """
 
@@ -17,8 +17,8 @@ from validator.config import Profile
 from validator.data.datasets import Sample
 from validator.data.images import load_image
 from validator.detection.data import DetectionSet
-from validator.engine import MAX_DECODE_WORKERS, NoProgress, Progress, _batches, _decoded
 from validator.inference import Runner, RuntimeFailure, default_threads
+from validator.scoring.engine import MAX_DECODE_WORKERS, NoProgress, Progress, _batches, _decoded
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Scoring a Track 2 detector inside a validation run: the data set, the run, the notes, the
-``score-spread`` finding and the predictions file. validator/evaluation.py hands over here when
-the profile's task is detection; the gates (input, runtime, output checks) are the same."""
+``score-spread`` finding and the predictions file. validator/scoring/evaluation.py hands over
+here when the profile's task is detection; the gates (input, runtime, output checks) are the
+same."""
 
 from __future__ import annotations
 
@@ -15,12 +16,12 @@ from validator.config import Profile
 from validator.detection.data import DetectionData, open_detection_data
 from validator.detection.engine import SetScores, score_images
 from validator.detection.score import Scored, detection_score
-from validator.engine import Progress
 from validator.errors import DataError, UsageError, ValidatorError
-from validator.evaluation import ScoreOptions, ScoreTarget
 from validator.findings import Finding, Report, Status
 from validator.inference import RuntimeFailure
 from validator.resources import reference_set
+from validator.scoring.engine import Progress
+from validator.scoring.evaluation import ScoreOptions, ScoreTarget
 from validator.vocab import CheckId
 
 PREDICTIONS_HEADER = ("image", "set", "label", "score")

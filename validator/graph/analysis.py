@@ -17,7 +17,7 @@ from validator.graph.index import GraphIndex, build_index
 from validator.graph.macs import Counts, NodeView, Unknown, count_node
 from validator.graph.params import ParamCount, count_params
 from validator.graph.shapes import ShapeMap, ShapeProbe, infer_shapes, make_skeleton
-from validator.tensors import inline_array
+from validator.loading.tensors import inline_array
 from validator.vocab import MacsConvention
 
 CONVENTIONS = tuple(MacsConvention)

@@ -26,7 +26,7 @@ from validator.graph.limits import (
     exact_integers,
 )
 from validator.graph.shapes import ShapeMap, TensorShape, value_shape
-from validator.tensors import inline_array
+from validator.loading.tensors import inline_array
 
 MAX_ELEMENTS = MAX_FOLD_ELEMENTS
 Values = dict[str, np.ndarray]

@@ -19,8 +19,8 @@ import onnx
 
 from validator.graph.index import GraphIndex
 from validator.graph.shapes import ShapeMap
-from validator.model import iter_graphs
-from validator.tensors import FLOAT_TYPES
+from validator.loading.model import iter_graphs
+from validator.loading.tensors import FLOAT_TYPES
 
 # Input positions that hold settings or statistics, not weights.
 NOT_WEIGHTS: Mapping[str, frozenset[int]] = MappingProxyType(

@@ -24,7 +24,7 @@ from onnx import numpy_helper
 
 from validator.graph.index import GraphIndex
 from validator.graph.platform import CONVERTIBLE_OPS
-from validator.tensors import FLOAT_TYPES
+from validator.loading.tensors import FLOAT_TYPES
 
 _SANITISE = re.compile(r"[:/.]")
 _MODULE_OPS = frozenset(

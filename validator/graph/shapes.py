@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import onnx
 
 from validator.graph.limits import INT64_MAX, AnalysisLimit, element_count
-from validator.model import iter_graphs
-from validator.tensors import FLOAT_TYPES
+from validator.loading.model import iter_graphs
+from validator.loading.tensors import FLOAT_TYPES
 
 _KEEP_DATA_UP_TO = 4096  # elements; larger float tensors are never needed by shape inference
 

@@ -1,5 +1,5 @@
 """Progress across the process boundary: the child reports through a RemoteProgress, the
-parent hands each message to the real display (validator.engine.Progress)."""
+parent hands each message to the real display (validator.scoring.engine.Progress)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from validator.sandbox.channel import Sender
 
 
 class ProgressLike(Protocol):
-    """start/advance/finish, as validator.engine.Progress (plain values only)."""
+    """start/advance/finish, as validator.scoring.engine.Progress (plain values only)."""
 
     def start(self, set_name: str, total: int, activity: str = "scoring") -> None:
         """A set of ``total`` items begins; ``activity`` is "scoring" or "attacking"."""

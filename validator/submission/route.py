@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from validator.config import Profile
-from validator.engine import Progress
 from validator.errors import UsageError
-from validator.evaluation import ScoreOptions
 from validator.files import file_sha256
 from validator.findings import Report
 from validator.pipeline import resolve_profile, validate
 from validator.sandbox import Confinement, Limits, Sender, run_isolated
+from validator.scoring.engine import Progress
+from validator.scoring.evaluation import ScoreOptions
 from validator.submission import decide
 from validator.submission.unpack import UnpackError, remove, unpack
 from validator.vocab import Breach, Phase

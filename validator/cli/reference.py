@@ -1,7 +1,7 @@
 """``robust-validate reference [NAME] [--baseline]``: where the bundled reference data is.
 
 Prints paths only (one per line), so that ``robust-validate "$(robust-validate reference final
---baseline)"`` works in a shell. Registered on the main group by validator/cli.py.
+--baseline)"`` works in a shell. Registered on the main group by validator/cli/main.py.
 """
 
 from __future__ import annotations

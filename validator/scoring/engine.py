@@ -29,9 +29,9 @@ from validator.data.images import load_image
 from validator.errors import DataError, ValidatorError
 from validator.files import write_failed
 from validator.inference import Runner, RuntimeFailure, default_threads
-from validator.score_options import DEFAULT_BATCH as DEFAULT_BATCH  # re-exported
-from validator.score_options import Progress as Progress  # re-exported
-from validator.scoring import NO_PREDICTION, Tally, confidence, predict, tally
+from validator.scoring.arithmetic import NO_PREDICTION, Tally, confidence, predict, tally
+from validator.scoring.options import DEFAULT_BATCH as DEFAULT_BATCH  # re-exported
+from validator.scoring.options import Progress as Progress  # re-exported
 from validator.text import safe_text
 
 MAX_DECODE_WORKERS = 4

@@ -1,5 +1,5 @@
 """``robust-validate attack MODEL --data CLEAN --out ROOT``: write attacked sets made against
-MODEL itself. Registered on the main group by validator/cli.py; no logic lives here."""
+MODEL itself. Registered on the main group by validator/cli/main.py; no logic lives here."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def attack_command(
 ) -> None:  # fmt: skip
     """Attack MODEL on the clean images of --data and write the attacked sets under --out."""
     if purpose == "detection":
-        from validator.detection_cli import attack_for_detection
+        from validator.cli.detection import attack_for_detection
 
         return attack_for_detection(model, data, out, suite, profile, threads)
     # Imported here: the command group (and --version) must not load the attack machinery.

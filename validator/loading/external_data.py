@@ -8,8 +8,8 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import onnx
 
-from validator.load_errors import ModelLoadError, os_reason, quote, show
-from validator.tensors import ELEMENT_BYTES, declared_elements
+from validator.loading.errors import ModelLoadError, os_reason, quote, show
+from validator.loading.tensors import ELEMENT_BYTES, declared_elements
 
 
 def external_data_files(tensors: Iterable[onnx.TensorProto], folder: Path) -> dict[Path, int]:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 import onnx
 
-from validator.load_errors import ModelLoadError, quote
+from validator.loading.errors import ModelLoadError, quote
 
 MAX_EXPANDED_NODES = 1_000_000  # nodes added by inlining functions; real models add hundreds
 FunctionKey = tuple[str, str, str]  # domain, name, overload

@@ -1,5 +1,5 @@
 """``robust-validate batch SUBMISSIONS --out RESULTS``: screen and score a folder of
-submissions into a leaderboard. Registered on the main group by validator/cli.py; the work is
+submissions into a leaderboard. Registered on the main group by validator/cli/main.py; the work is
 in validator.batch."""
 
 from __future__ import annotations

@@ -16,12 +16,12 @@ from pathlib import Path
 import onnx
 from google.protobuf.message import DecodeError
 
-from validator.checker_copy import checker_copy
-from validator.external_data import external_data_files
-from validator.load_errors import ModelLoadError, one_line, os_reason, quote, show
-from validator.model_limits import check_function_expansion, check_opset_imports
-from validator.proto_walk import iter_tensors, scan
-from validator.tensors import ELEMENT_BYTES, declared_elements, stored_bytes
+from validator.loading.checker_copy import checker_copy
+from validator.loading.errors import ModelLoadError, one_line, os_reason, quote, show
+from validator.loading.external_data import external_data_files
+from validator.loading.limits import check_function_expansion, check_opset_imports
+from validator.loading.proto_walk import iter_tensors, scan
+from validator.loading.tensors import ELEMENT_BYTES, declared_elements, stored_bytes
 from validator.text import TextCollision, mend_model_text
 
 __all__ = ["LoadedModel", "ModelLoadError", "iter_graphs", "iter_tensors", "load_model"]
@@ -91,7 +91,8 @@ def load_model(path: str | Path) -> LoadedModel:
     external = external_data_files(found.tensors, path.parent)
     # The checker reads external data relative to the model's path (given bytes, relative to
     # the current directory), so it needs the path then. Otherwise it checks a copy without
-    # the weights' bytes (validator.checker_copy), unless text was mended: then the bytes read.
+    # the weights' bytes (validator.loading.checker_copy), unless text was mended: then the
+    # bytes read.
     light = None if external or found.invalid_text else checker_copy(proto)
     _run_checker(str(path) if external else light if light is not None else data)
     return LoadedModel(path, proto, size, sum(external.values()), digest)

@@ -3,7 +3,7 @@
 The checker takes a path, serialized bytes or a ModelProto, and parses or serializes the whole
 model whichever it gets: on a 100 MB model, re-parsing the file in C++ cost as much as loading
 it. Everything it checks of a large raw-data initializer (one value field, enough bytes for the
-dims) validator.model has checked already, exactly, so the checker is given a copy in which
+dims) validator.loading.model has checked already, exactly, so the checker is given a copy in which
 each such tensor is a one-element stand-in of the same name, type and rank.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import onnx
 from google.protobuf.message import Message
 
-from validator.tensors import ELEMENT_BYTES, declared_elements
+from validator.loading.tensors import ELEMENT_BYTES, declared_elements
 
 _STUB_OVER = 4096  # bytes of raw data above which the checker sees a one-element stand-in
 _VALUE_FIELDS = ("float_data", "int32_data", "string_data", "int64_data", "double_data",
@@ -23,7 +23,7 @@ def checker_copy(proto: onnx.ModelProto) -> onnx.ModelProto | None:
     """The model with each large raw-data initializer of the main graph replaced by a
     one-element stand-in of the same name, type and rank, or None when there is too little to
     gain. The checker's verdict is the same: what it checks of those tensors (one value field,
-    enough bytes for the dims) validator.model already checked, more strictly, and checking
+    enough bytes for the dims) validator.loading.model already checked, more strictly, and checking
     this copy saves parsing the whole file again in C++ (most of a 100 MB model is weights)."""
     graph = proto.graph
     large = [_stubbable(t) for t in graph.initializer]

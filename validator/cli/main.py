@@ -18,14 +18,14 @@ from typing import Any
 import click
 
 from validator import __version__
-from validator.attack_cli import attack_command
-from validator.batch_cli import batch_command
+from validator.cli.attack import attack_command
+from validator.cli.batch import batch_command
+from validator.cli.reference import reference_command
 from validator.errors import UsageError, ValidatorError
 from validator.files import check_outputs, write_failed
 from validator.findings import Report, Verdict
-from validator.reference_cli import reference_command
 from validator.reporting import report_to_dict, report_to_json
-from validator.score_options import scoring_options
+from validator.scoring.options import scoring_options
 
 # The checks, rich (validator.console), the HTML report and the scoring machinery are imported
 # by the commands that use them: `--version`, `--help` and `reference` load none of them.

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from validator.data.datasets import Dataset, ImageSet
-from validator.engine import Prediction, PredictionSink
+from validator.scoring.engine import Prediction, PredictionSink
 
 CLEAN_KEPT = 512
 MAX_SETS = 8

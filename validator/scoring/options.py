@@ -1,8 +1,8 @@
 """What scoring is asked to do, as plain values: the options and the progress protocol.
 
-Kept apart from validator.evaluation and validator.engine (which import the scoring, dataset and
-onnxruntime machinery) so that the command line and the checks-only path can name these types
-without loading what they do not use.
+Kept apart from validator.scoring.evaluation and validator.scoring.engine (which import the
+scoring, dataset and onnxruntime machinery) so that the command line and the checks-only path can
+name these types without loading what they do not use.
 """
 
 from __future__ import annotations

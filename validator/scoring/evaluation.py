@@ -20,7 +20,12 @@ from validator.checks.context import Context
 from validator.config import Profile
 from validator.data.datasets import CLEAN_DIR, Dataset, SetKind, list_set, open_dataset
 from validator.detection.data import DetectionData
-from validator.engine import (
+from validator.errors import DataError, UsageError
+from validator.findings import Report, Status
+from validator.inference import RuntimeFailure
+from validator.resources import ENV_VAR, missing_reason, reference_root, reference_set
+from validator.scoring.arithmetic import Score, SetScore, Tally, chance_bound, near_chance
+from validator.scoring.engine import (
     EngineSettings,
     PredictionsCsv,
     PredictionSink,
@@ -28,14 +33,9 @@ from validator.engine import (
     SetRun,
     score_sets,
 )
-from validator.errors import DataError, UsageError
-from validator.findings import Report, Status
-from validator.inference import RuntimeFailure
-from validator.resources import ENV_VAR, missing_reason, reference_root, reference_set
-from validator.score_options import ScoreOptions as ScoreOptions  # re-exported
-from validator.score_options import scoring_options as scoring_options  # re-exported
-from validator.scoring import Score, SetScore, Tally, chance_bound, near_chance
-from validator.scoring_gallery import GallerySink, tee
+from validator.scoring.gallery import GallerySink, tee
+from validator.scoring.options import ScoreOptions as ScoreOptions  # re-exported
+from validator.scoring.options import scoring_options as scoring_options  # re-exported
 from validator.vocab import CheckId, Task
 
 
