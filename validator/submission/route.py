@@ -31,9 +31,9 @@ TORCH_HINT = (
     "a .zip is a PyTorch submission and needs the torch extra: pip install 'robust-validate[torch]'"
 )
 WHITEBOX_NOTE = (
-    "white-box attacks, when a suite has them, differentiate the PyTorch rendering of the "
-    "exported ONNX graph (the same function as the module, checked against onnxruntime), "
-    "not the submitted module itself"
+    "white-box attacks run on the fly (--attack) differentiate the PyTorch rendering of the "
+    "exported ONNX graph (the same function as the module, checked against onnxruntime); "
+    "`robust-validate attack` on the zip differentiates the submitted module itself"
 )
 PRELOAD = ("torch", "torch.onnx", "onnx", "validator.submission.module_job")
 
