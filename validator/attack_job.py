@@ -36,6 +36,8 @@ class AttackOutcome:
     breach: str | None = None
     detection: dict[str, Any] | None = None  # for --for detection: images written per set
     worst_case: dict[str, Any] | None = None  # per image, right under every set that took it
+    gradients: str | None = None  # where white-box gradients came from (None: no such set)
+    notes: list[str] = field(default_factory=list)  # what was queried and judged (zip route)
 
     @property
     def gated(self) -> bool:
@@ -57,7 +59,13 @@ def attack_isolated(
 ) -> AttackOutcome:
     """Gate ``model`` like ``check`` does, then attack the clean images of ``data`` into
     ``out`` in a child process; ``options`` go on to attack_dataset. With ``detection`` the
-    child builds a Track 2 set instead, ``model`` being the surrogate classifier."""
+    child builds a Track 2 set instead, ``model`` being the surrogate classifier. A ``.zip``
+    is a PyTorch submission: see :func:`validator.submission.attack_route.attack_zip`."""
+    if not detection and Path(model).suffix.lower() == ".zip":
+        from validator.submission.attack_route import attack_zip  # imports this module
+
+        return attack_zip(model, data, out, suite, profile, threads=threads, progress=progress,
+                          **options)  # fmt: skip
     prof = resolve_profile(profile)
     limits = Limits.from_profile(prof, threads)
     if not detection and not options.get("overwrite"):
@@ -70,7 +78,7 @@ def attack_isolated(
         return outcome
     work = _detection_set if detection else _attacked_sets
     body = _body(work, model, data, out, suite, prof, limits.threads, options)
-    result = run_isolated(body, limits, Phase.ATTACK, _collector(outcome, progress))
+    result = run_isolated(body, limits, Phase.ATTACK, collector(outcome, progress))
     if not result.ok:
         outcome.breach = result.reason
     return outcome
@@ -97,7 +105,10 @@ def _attacked_sets(sender: Sender, model: Path, data: Path, out: Path, *args: An
     )
     sets = [s.to_dict() for s in run.sets]
     findings = [finding_to_dict(f) for f in run.findings]
-    sender.send("attack", sets=sets, findings=findings, worst_case=run.worst_case)
+    gradients = run.manifest.get("whitebox_gradients")
+    sender.send(
+        "attack", sets=sets, findings=findings, worst_case=run.worst_case, gradients=gradients
+    )
 
 
 def _detection_set(sender: Sender, model: Path, data: Path, out: Path, *args: Any,
@@ -111,7 +122,9 @@ def _detection_set(sender: Sender, model: Path, data: Path, out: Path, *args: An
     sender.send("attack", sets=sets, findings=findings, detection=written)
 
 
-def _collector(outcome: AttackOutcome, progress: ProgressLike | None) -> Callable[..., None]:
+def collector(outcome: AttackOutcome, progress: ProgressLike | None) -> Callable[..., None]:
+    """The parent's handler of an attack child's messages: progress, then the results."""
+
     def handle(message: dict[str, Any]) -> None:
         kind = message["kind"]
         if kind == "progress":
@@ -121,5 +134,6 @@ def _collector(outcome: AttackOutcome, progress: ProgressLike | None) -> Callabl
             outcome.findings = [finding_from_dict(f) for f in message.get("findings") or []]
             outcome.detection = message.get("detection")
             outcome.worst_case = message.get("worst_case")
+            outcome.gradients = message.get("gradients")
 
     return handle

@@ -300,8 +300,11 @@ def masking_finding(signs: Sequence[Sign], error: bool = False) -> Finding:
     return Finding(MASKING_CHECK, status, severity, message, len(signs), None, details)
 
 
-def convertible_finding(reason: str | None, skipped: bool = False) -> Finding:
-    """The ``convertible`` warning: pass, warn with the reason, or skip (torch not installed)."""
+def convertible_finding(
+    reason: str | None, skipped: bool = False, passed: str | None = None
+) -> Finding:
+    """The ``convertible`` warning: pass (with ``passed`` as its message when given), warn with
+    the reason, or skip (torch not installed)."""
     if skipped:
         return Finding(CONVERTIBLE_CHECK, Status.SKIP, Severity.WARNING, reason or "not run")
     if reason is None:
@@ -309,6 +312,6 @@ def convertible_finding(reason: str | None, skipped: bool = False) -> Finding:
             CONVERTIBLE_CHECK,
             Status.PASS,
             Severity.WARNING,
-            "the PyTorch conversion agrees with onnxruntime",
+            passed or "the PyTorch conversion agrees with onnxruntime",
         )
     return Finding(CONVERTIBLE_CHECK, Status.WARN, Severity.WARNING, reason)

@@ -35,7 +35,7 @@ from validator.attacks.model_fn import SCORE_DRAWS, QueryModel
 from validator.attacks.outcomes import SetOutcome, SuiteRun, worst_case
 from validator.attacks.suites import Entry, Suite, load_suite
 from validator.attacks.tap import tapped_forward
-from validator.attacks.whitebox import Unavailable
+from validator.attacks.whitebox import Conversion, Unavailable
 from validator.attacks.writer import (
     MANIFEST,
     BackgroundPngs,
@@ -72,6 +72,7 @@ def attack_dataset(
     progress: Progress | None = None,
     max_images: int | None = None,
     overwrite: bool = False,
+    gradients: Any = None,
 ) -> SuiteRun:
     """Attack the clean set of ``data`` (a dataset root with ``clean/``, or a single set) and
     write ``out_root/clean/``, ``out_root/attacked/<set>/`` (PNGs, label.txt, manifest.json) and
@@ -79,14 +80,15 @@ def attack_dataset(
 
     An ``out_root`` that already holds a run is refused (UsageError) before any work unless
     ``overwrite``, which replaces that run whole. A set that cannot be made (a white-box attack
-    without torch) leaves no folder; the manifest lists it with the reason."""
+    without torch) leaves no folder; the manifest lists it with the reason. ``gradients`` (a
+    PyTorch submission's module, see run_suite) goes on to run_suite."""
     out = Path(out_root)
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
     clean = clean_set(Path(data), prof.num_classes)
     claim_output(out, overwrite, keep=clean.folder)
     run = run_suite(
         model_path, clean, suite, prof, out_root=out, threads=threads, progress=progress,
-        max_images=max_images,
+        max_images=max_images, gradients=gradients,
     )  # fmt: skip
     write_json(out / MANIFEST, run.manifest)
     return run
@@ -104,11 +106,13 @@ def run_suite(
     forward: Callable[[np.ndarray], np.ndarray] | None = None,
     max_images: int | None = None,
     device: str = "cpu",
+    gradients: Any = None,
 ) -> SuiteRun:
     """Run ``suite`` on the clean images of ``data``; write sets only when ``out_root`` is given.
     ``forward`` replaces the onnxruntime session (tests and wrappers); ``max_images`` caps the
     suite's own limit (the first N clean images); ``device`` is where the query session runs
-    (validator.inference.Runner)."""
+    (validator.inference.Runner); ``gradients`` (validator.submission.module_gradients) makes
+    white-box attacks differentiate a PyTorch submission's own module, not a conversion."""
     chosen = suite if isinstance(suite, Suite) else load_suite(suite)
     if max_images is not None:
         cap = min(max_images, chosen.max_images or max_images)
@@ -118,6 +122,8 @@ def run_suite(
     clean = data if isinstance(data, ImageSet) else clean_set(Path(data), prof.num_classes)
     samples = clean.samples[: chosen.max_images] if chosen.max_images else clean.samples
     model = _query_model(path, prof, threads, forward, device)
+    if gradients is not None:
+        model.cache["module"] = gradients
     context = _Context(model, prof, chosen, samples, out_root, progress)
     signs = context.probe(path)
     if out_root is not None:
@@ -133,6 +139,7 @@ def run_suite(
     worst = worst_case(context.outcomes_by_image)
     manifest = top_manifest(path, prof, chosen, outcomes, findings)
     manifest["worst_case"] = worst
+    manifest["whitebox_gradients"] = context.gradient_source()
     return SuiteRun(chosen, tuple(outcomes), findings, tuple(signs), manifest, worst)
 
 
@@ -320,12 +327,18 @@ class _Context:
         elif exc.convertible is None:
             self.whitebox_missing = exc.reason
 
+    def gradient_source(self) -> str | None:
+        """Where white-box gradients came from (None when no white-box set ran)."""
+        cached = self.model.cache.get("conversion")
+        return cached.source if isinstance(cached, Conversion) else None
+
     def convertible(self) -> Finding:
         """The ``convertible`` finding for this run."""
         if self.conversion_problem is not None:
             return convertible_finding(self.conversion_problem)
         if "conversion" in self.model.cache:
-            return convertible_finding(None)
+            note = getattr(self.model.cache["conversion"], "note", None)
+            return convertible_finding(None, passed=note)
         return convertible_finding(
             self.whitebox_missing or "no white-box attack in the suite", skipped=True
         )

@@ -3,7 +3,9 @@ graph, as the organizers attacked submissions. Optional: needs ``robust-validate
 
 torch is imported only inside these functions. Without it, or when the graph does not convert
 faithfully (outputs disagree with onnxruntime), :class:`Unavailable` says why and the set is
-skipped; the ``convertible`` warning reports the conversion.
+skipped; the ``convertible`` warning reports the conversion. A PyTorch submission attacked by
+``robust-validate attack`` puts its own module in ``QueryModel.cache["module"]`` (see
+:mod:`validator.submission.module_gradients`): gradients then come from that module instead.
 
 A terminal Softmax is looked through before differentiating (its argmax is the same, and a saturated
 softmax has zero gradient: the masking the organizers' attack fell for); the result of every
@@ -38,6 +40,8 @@ METHODS = ("pgd", "apgd-ce", "apgd-dlr")
 SPREAD_CAP = 50.0  # max - min logit per image beyond which CE sees scaled-down logits
 PGD_STEP = 0.25  # PGD step as a share of eps (torchattacks' 2/255 at 8/255)
 AGREEMENT = 0.75  # random model: share of images whose expected top class must agree
+CONVERTED = "converted graph"  # where the gradients come from, as manifests name it
+MODULE = "submitted PyTorch module"
 
 
 class Unavailable(Exception):
@@ -57,6 +61,8 @@ class Conversion:
     logits: str | None  # the tensor before a terminal Softmax, attacked instead of the output
     max_difference: float
     agreement: float  # fraction of images with the same top class
+    source: str = CONVERTED  # CONVERTED, or MODULE for a PyTorch submission's own module
+    note: str | None = None  # the ``convertible`` finding's message when source is MODULE
 
 
 def load_torch() -> Any:
@@ -76,6 +82,9 @@ def convert(model: QueryModel, sample: np.ndarray, tolerance: float = 1e-3) -> C
         if isinstance(cached, Unavailable):
             raise cached
         return cached  # type: ignore[no-any-return]
+    if "module" in model.cache:  # a PyTorch submission: its own module, no conversion
+        model.cache["conversion"] = model.cache["module"].convert(model, sample)
+        return model.cache["conversion"]  # type: ignore[no-any-return]
     try:
         result = _convert(model, sample, tolerance)
     except Unavailable as exc:

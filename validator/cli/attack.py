@@ -81,6 +81,10 @@ def _summary(run: AttackOutcome, out: Path) -> int:
             f"{'worst case per image':24s} accuracy {worst['accuracy']:.3f} "
             f"({worst['images']}; right under every set that took the image)"
         )
+    if run.gradients:
+        click.echo(f"white-box gradients: {run.gradients}")
+    for note in run.notes:
+        click.echo(note)
     for finding in run.findings:
         click.echo(f"{finding.id}: {finding.status.value}: {finding.message}")
     if run.breach:

@@ -37,7 +37,7 @@ def run_module_job(sender: Sender, folder: Path, size: int, threads: int) -> Non
     torch.set_num_threads(threads)
     clock = PhaseClock(sender)
     clock.enter(Phase.ANALYSIS)
-    model = _import_model(sender, folder)
+    model = import_model(sender, folder)
     if model is not None:
         clock.enter(Phase.RUNTIME)
         sender.send("module", **measure(model, torch, size))
@@ -45,7 +45,7 @@ def run_module_job(sender: Sender, folder: Path, size: int, threads: int) -> Non
     sender.send("done")
 
 
-def _import_model(sender: Sender, folder: Path) -> Any:
+def import_model(sender: Sender, folder: Path) -> Any:
     """``sys.path.append(dir); from model import Model; Model().float()``, as the platform."""
     sys.path.append(str(folder))
     try:

@@ -31,11 +31,11 @@ TORCH_HINT = (
     "a .zip is a PyTorch submission and needs the torch extra: pip install 'robust-validate[torch]'"
 )
 WHITEBOX_NOTE = (
-    "white-box attacks, when a suite has them, differentiate the PyTorch rendering of the "
-    "exported ONNX graph (the same function as the module, checked against onnxruntime), "
-    "not the submitted module itself"
+    "white-box attacks run on the fly (--attack) differentiate the PyTorch rendering of the "
+    "exported ONNX graph (the same function as the module, checked against onnxruntime); "
+    "`robust-validate attack` on the zip differentiates the submitted module itself"
 )
-_PRELOAD = ("torch", "torch.onnx", "onnx", "validator.submission.module_job")
+PRELOAD = ("torch", "torch.onnx", "onnx", "validator.submission.module_job")
 
 
 def is_zip_submission(path: str | Path) -> bool:
@@ -67,19 +67,34 @@ def validate_zip(
         raise UsageError(TORCH_HINT)
     prof = resolve_profile(profile)
     limits = Limits.from_profile(prof, threads)
-    chosen = None if select is None else set(select)
-    folder = Path(tempfile.mkdtemp(prefix="robust-validate-zip-"))
+    folder = private_folder()
     try:
-        report = _new_report(Path(zip_path), prof, limits)
-        module = _unpack_and_measure(Path(zip_path), folder, prof, limits, report)
-        if module is None:
-            return report
-        decide.module_findings(report, module, prof, chosen)
-        onnx_select = None if chosen is None else chosen - decide.MODULE_CHECKS
-        _onnx_route(report, module, folder, prof, limits, onnx_select, score, progress)
-        return report
+        return validate_in(Path(zip_path), folder, prof, limits, select, score, progress)
     finally:
         remove(folder)
+
+
+def private_folder() -> Path:
+    """A new private temporary folder for one submission (the caller removes it)."""
+    return Path(tempfile.mkdtemp(prefix="robust-validate-zip-"))
+
+
+def validate_in(
+    zip_path: Path, folder: Path, prof: Profile, limits: Limits,
+    select: Iterable[str] | None = None, score: bool | ScoreOptions = False,
+    progress: Progress | None = None,
+) -> Report:  # fmt: skip
+    """:func:`validate_zip`'s work in ``folder``, which is kept: the unpacked submission and
+    the exported graph (``EXPORT_NAME``) stay there for the caller (the ``attack`` command)."""
+    chosen = None if select is None else set(select)
+    report = _new_report(zip_path, prof, limits)
+    module = _unpack_and_measure(zip_path, folder, prof, limits, report)
+    if module is None:
+        return report
+    decide.module_findings(report, module, prof, chosen)
+    onnx_select = None if chosen is None else chosen - decide.MODULE_CHECKS
+    _onnx_route(report, module, folder, prof, limits, onnx_select, score, progress)
+    return report
 
 
 def _new_report(path: Path, prof: Profile, limits: Limits) -> Report:
@@ -106,7 +121,7 @@ def _unpack_and_measure(
     messages: dict[str, Any] = {}
     outcome = run_isolated(
         _body(folder, prof.input_size, limits.threads), limits, Phase.ANALYSIS,
-        lambda m: messages.__setitem__(m["kind"], m), Confinement(folder, preload=_PRELOAD),
+        lambda m: messages.__setitem__(m["kind"], m), Confinement(folder, preload=PRELOAD),
     )  # fmt: skip
     report.isolation["confinement"] = list(messages.get("confined", {}).get("measures", []))
     if not outcome.ok:

@@ -1,0 +1,108 @@
+"""``robust-validate attack`` on PyTorch submissions (zips with model.py), through click: the
+bundled baseline zip attacked with PGD through its own module, and hostile zips ending as a failed
+gate check (one line, exit 1, no traceback). Bounded by the profile's limits, never timed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from tests import zip_builders as zb
+from validator.attack_cli import attack_command
+from validator.config import load_profile
+from validator.data.images import load_image
+from validator.vocab import ChannelOrder
+
+pytest.importorskip("torch")
+
+ROOT = Path(__file__).resolve().parents[2]
+BASELINE = ROOT / "reference_data/final/baseline.zip"
+CLEAN = ROOT / "reference_data/final/clean"
+SUITE = '[[attack]]\nkind = "pgd-linf"\nbudget = 3\n' \
+        '[[attack]]\nkind = "square-linf"\nbudget = 10\n'  # fmt: skip
+# Room for torch's import on a busy machine, yet short enough for the endless import.
+PROFILE = 'base = "final"\nlimit_analysis_s = 30\nthreads = 1\n'
+
+
+@pytest.fixture()
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    suite, profile = tmp_path / "suite.toml", tmp_path / "profile.toml"
+    suite.write_text(SUITE, encoding="utf-8")
+    profile.write_text(PROFILE, encoding="utf-8")
+    return suite, profile
+
+
+def _attack(model: Path, out: Path, files: tuple[Path, Path], images: int = 2):  # type: ignore[no-untyped-def]
+    suite, profile = files
+    args = [str(model), "--data", str(CLEAN), "--out", str(out), "--suite", str(suite),
+            "--profile", str(profile), "--max-images", str(images), "-q"]  # fmt: skip
+    return CliRunner().invoke(attack_command, args)
+
+
+def _levels(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        assert image.mode == "RGB" and image.format == "PNG"
+        return np.asarray(image, dtype=np.int16)
+
+
+@pytest.mark.slow
+def test_baseline_zip_pgd_uses_the_module(tmp_path: Path, files: tuple[Path, Path]) -> None:
+    out = tmp_path / "out"
+    result = _attack(BASELINE, out, files)
+    assert result.exit_code == 0, result.output
+    assert "white-box gradients: submitted PyTorch module" in result.output
+    assert "query the exported ONNX graph" in result.output
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["whitebox_gradients"] == "submitted PyTorch module"
+    assert manifest["model"]["file"] == "baseline.zip"
+    assert manifest["model"]["kind"] == "pytorch-zip"
+    convertible = next(f for f in manifest["findings"] if f["id"] == "convertible")
+    assert convertible["status"] == "pass" and "not a conversion" in convertible["message"]
+    names = sorted(p.name for p in (out / "clean").glob("*.png"))
+    assert len(names) == 2
+    final = load_profile("final")
+    for name in names:
+        # the clean image as the attack saw it: resized by the profile's rule, 8-bit levels
+        tensor = load_image(out / "clean" / name, final.input_size, final.resize, ChannelOrder.RGB)
+        clean = np.rint(tensor * 255).astype(np.int16).transpose(1, 2, 0)
+        adv = _levels(out / "attacked/pgd-linf" / name)
+        assert adv.shape == clean.shape
+        assert int(np.abs(adv - clean).max()) <= 8  # eps 8/255: at most 8 levels
+    sets = {s["name"]: s for s in manifest["sets"]}
+    assert sets["pgd-linf"]["images"] == 2 and sets["square-linf"]["images"] == 2
+
+
+def test_onnx_attack_names_the_converted_graph(tmp_path: Path, files: tuple[Path, Path]) -> None:
+    """The same suite on the ONNX file differentiates its conversion, and says so."""
+    out = tmp_path / "out"
+    result = _attack(ROOT / "reference_data/final/baseline.onnx", out, files, images=1)
+    assert result.exit_code == 0, result.output
+    assert "white-box gradients: converted graph" in result.output
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["whitebox_gradients"] == "converted graph"
+
+
+HOSTILE = [
+    ("raises", "RuntimeError: the weights file is missing"),
+    ("read-passwd", "Permission denied"),
+    pytest.param("import-loop", "importing model.py stopped after 30 s", marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize(("kind", "reason"), HOSTILE)
+def test_hostile_zip_fails_the_gate(
+    tmp_path: Path, files: tuple[Path, Path], kind: str, reason: str
+) -> None:
+    out = tmp_path / "out"
+    result = _attack(zb.submission(tmp_path, kind), out, files)
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert reason in result.output
+    lines = [line for line in result.output.splitlines() if reason in line]
+    assert len(lines) == 1, result.output
+    assert not (out / "manifest.json").exists() and not (out / "attacked").exists()

@@ -1,0 +1,96 @@
+"""White-box gradients from a PyTorch submission's own module, not from a conversion of its
+exported graph: what ``robust-validate attack`` on a zip puts in ``QueryModel.cache["module"]``
+(see :func:`validator.attacks.whitebox.convert`). Runs only in the confined child.
+
+The module is the one the platform built (``Model().float()``), in eval mode, its parameters
+frozen (only the input's gradient is needed). As for a graph, a terminal softmax is looked
+through: every softmax call made during ``forward`` is recorded (a TorchFunctionMode sees
+``F.softmax``, ``nn.Softmax`` and ``Tensor.softmax`` alike) and, when the module returns that
+softmax's output unchanged, the attacks differentiate its input. A module returning
+probabilities some other way is attacked through their logarithm. A random module is drawn
+anew on every call, so the attacks' expectation over runs (EOT) applies to it unchanged.
+Adversarial images are still judged by onnxruntime on the exported graph, the one scored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from validator.attacks.model_fn import OutputKind, QueryModel, to_input
+from validator.attacks.whitebox import MODULE, Conversion
+
+
+class ModuleGradients:
+    """``ModuleGradients(model, torch)(x, _)``: the module's log-scale scores for ``x``."""
+
+    def __init__(self, model: Any, torch: Any) -> None:
+        model.eval()
+        for parameter in model.parameters():
+            parameter.requires_grad_(False)
+        self.model, self.torch = model, torch
+        self.ends_in_softmax = False
+        self.probabilities = False  # set by convert(), from how onnxruntime's outputs read
+        self._tap = _softmax_tap(torch)
+
+    def __call__(self, x: Any, _logits: str | None = None) -> Any:
+        """Scores for the batch ``x`` (float32, the model's channel order), differentiable."""
+        self._tap.last = None
+        with self._tap:
+            out = self.model(x)
+        last = self._tap.last
+        if last is not None and last[1] is out:
+            self.ends_in_softmax = True
+            return last[0]
+        if self.probabilities:
+            return self.torch.log(self.torch.clamp(out, min=1e-30))
+        return out
+
+    def convert(self, model: QueryModel, sample: np.ndarray) -> Conversion:
+        """The Conversion the white-box attacks use: this module, with how far it is from
+        onnxruntime's outputs on the exported graph for ``sample`` (levels)."""
+        torch = self.torch
+        reference = model.raw(sample)
+        self.probabilities = model.kind is OutputKind.PROBABILITIES
+        inputs = torch.from_numpy(to_input(sample, model.order))
+        runs = model.draws if model.random else 1
+        with torch.no_grad():
+            ours = np.mean([self._raw(inputs) for _ in range(runs)], axis=0)
+        same = ours.shape == reference.shape
+        difference = float(np.max(np.abs(ours - reference))) if same else float("inf")
+        agreement = float(np.mean(ours.argmax(1) == reference.argmax(1))) if same else 0.0
+        note = (
+            f"white-box gradients: {MODULE} (model.py, eval mode), not a conversion; "
+            f"{'terminal softmax looked through; ' if self.ends_in_softmax else ''}"
+            f"module vs onnxruntime on the exported graph: max difference {difference:.3g}, "
+            f"same top class on {agreement:.0%} of {len(sample)} images"
+        )
+        return Conversion(self, "module", difference, agreement, MODULE, note)
+
+    def _raw(self, inputs: Any) -> np.ndarray:
+        """The module's own output as float64 (N x classes); notes a terminal softmax."""
+        self._tap.last = None
+        with self._tap:
+            out = self.model(inputs)
+        last = self._tap.last
+        self.ends_in_softmax = last is not None and last[1] is out
+        return np.asarray(out.double().reshape(len(inputs), -1).numpy())
+
+
+def _softmax_tap(torch: Any) -> Any:
+    """A TorchFunctionMode that records the last softmax call's (input, output)."""
+    from torch.overrides import TorchFunctionMode
+
+    class SoftmaxTap(TorchFunctionMode):  # type: ignore[misc]
+        last: tuple[Any, Any] | None = None
+
+        def __torch_function__(
+            self, func: Any, types: Any, args: Any = (), kwargs: Any = None
+        ) -> Any:
+            out = func(*args, **(kwargs or {}))
+            if getattr(func, "__name__", "") == "softmax" and args:
+                self.last = (args[0], out)
+            return out
+
+    return SoftmaxTap()
