@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from tests import zip_builders as zb
-from validator.attack_cli import attack_command
+from validator.cli.attack import attack_command
 from validator.config import load_profile
 from validator.data.images import load_image
 from validator.vocab import ChannelOrder
