@@ -10,6 +10,7 @@ import numpy as np
 import onnx
 import pytest
 
+from tests.unit.masked_variants import masked_variant
 from tests.unit.test_attacks_models import (
     linear_model,
     query_model,
@@ -100,6 +101,14 @@ def test_output_probe_flags_masking(
     model = query_model(models[wrap])
     signs = output_signs(probe_outputs(model, random_images(16)), tapped=model.tapped is not None)
     assert {s.kind for s in signs} == kinds
+
+
+def test_a_draw_made_once_per_call_is_found(tmp_path: Path) -> None:
+    # One coin per call picks one of two weight sets: three batch calls alone agree 1 time in 4.
+    path = tmp_path / "coin.onnx"
+    onnx.save(masked_variant("two-weights"), str(path))
+    model = query_model(path)
+    assert all(probe_outputs(model, random_images(4)).random for _ in range(10))
 
 
 @pytest.mark.parametrize(

@@ -43,6 +43,7 @@ SATURATED_SHARE = 0.5  # flag when at least this share of clean images give one-
 LOG_MARGIN_LIMIT = 50.0  # nats between the top two log-probabilities (median over images)
 LOGIT_GAP_LIMIT = 1000.0  # same for raw logits
 RANDOM_TOLERANCE = 1e-5
+SINGLE_REPEATS = 16  # single-image calls in the output probe (see probe_outputs)
 BLACKBOX_LEAD = 0.05  # black-box success above white-box success by more than this
 
 NON_DIFFERENTIABLE = frozenset(
@@ -123,10 +124,17 @@ class OutputProbe:
 
 
 def probe_outputs(model: QueryModel, images: np.ndarray, runs: int = 3) -> OutputProbe:
-    """Query ``images`` ``runs`` times (not counted against any attack) and describe the outputs."""
+    """Query ``images`` ``runs`` times, then the first image alone :data:`SINGLE_REPEATS` times
+    (none counted against any attack), and describe the outputs."""
     outputs = [model.raw(images) for _ in range(max(runs, 2))]
     kind = model.kind or OutputKind.LOGITS
     difference = max(float(np.max(np.abs(o - outputs[0]))) for o in outputs[1:])
+    if len(images):
+        # A defense that draws once per call (a coin choosing between weight sets) gives the
+        # same draw to a few batch calls 1 time in 2^(runs - 1); cheap single-image calls make
+        # it show but for 1 in 2^(runs + SINGLE_REPEATS - 2) (about 1e-5 for a fair coin).
+        alone = [model.raw(images[:1]) for _ in range(SINGLE_REPEATS)]
+        difference = max(difference, *(float(np.max(np.abs(o - alone[0]))) for o in alone[1:]))
     scale = max(1.0, float(np.max(np.abs(outputs[0]))))
     scores = np.sort(model.to_scores(outputs[0]), axis=1)  # the outputs as given, not tapped
     gap = float(np.median(scores[:, -1] - scores[:, -2])) if scores.shape[1] > 1 else 0.0
