@@ -19,7 +19,6 @@ from onnx import numpy_helper
 from validator.graph.analysis import GraphAnalysis
 from validator.graph.folding import EVALUATORS
 from validator.graph.index import GraphIndex
-from validator.graph.macs import NodeView, Unknown, count_node
 from validator.graph.shapes import ShapeMap
 from validator.vocab import MacsConvention
 
@@ -37,16 +36,13 @@ class Tables:
     inputs: list[tuple[str, ...]]
     outputs: list[tuple[str, ...]]
     data: set[str]
-    macs_memo: dict[tuple[object, ...], int] = field(default_factory=dict)
 
 
 def build_tables(analysis: GraphAnalysis) -> Tables:
-    """Copy op types and tensor names out of the graph and find the data-carrying tensors."""
-    graph = analysis.index.graph
-    ops = [node.op_type for node in graph.node]
-    inputs = [tuple(node.input) for node in graph.node]
-    outputs = [tuple(node.output) for node in graph.node]
-    data = {v.name for v in analysis.index.inputs}
+    """The index's plain copies of op types and tensor names, and the data-carrying tensors."""
+    index = analysis.index
+    ops, inputs, outputs = index.ops, index.node_inputs, index.node_outputs
+    data = {v.name for v in index.inputs}
     for position in analysis.index.order:
         if ops[position] in _SHAPE_OPS:
             continue  # a shape is metadata: it carries no pixel values
@@ -148,7 +144,6 @@ def build_dataflow(tables: Tables, output: str, convention: MacsConvention) -> D
     relevant = _ancestors(tables, output)
     flow.order = [p for p in tables.analysis.index.order if p in relevant]
     flow.rank = {p: i for i, p in enumerate(flow.order)}
-    every_node = convention is MacsConvention.FULL
     for position in flow.order:
         names = tables.inputs[position]
         parents = {producer[n] for n in names if n in data and n in producer}
@@ -157,15 +152,25 @@ def build_dataflow(tables: Tables, output: str, convention: MacsConvention) -> D
         for parent in flow.parents[position]:
             flow.children.setdefault(parent, []).append(position)
         matrix = tables.ops[position] in WEIGHTED_OPS
-        flow.macs[position] = (
-            _node_macs(tables, position, convention) if matrix or every_node else 0
-        )
         if matrix and any(n and n not in data for n in names[:2]):
             flow.weighted_nodes.add(position)
-    flow.total = sum(flow.macs.values())
-    if flow.total == 0 and not every_node:
-        return build_dataflow(tables, output, MacsConvention.FULL)
+    _count_macs(flow, convention, every_node=False)
+    if flow.total == 0 and convention is not MacsConvention.FULL:
+        _count_macs(flow, MacsConvention.FULL, every_node=True)
     return flow
+
+
+def _count_macs(flow: DataFlow, convention: MacsConvention, every_node: bool) -> None:
+    """Each node's multiply-adds under ``convention``: the counts the analysis already made
+    (count_node of the same node and shapes; absent: not countable, 0), matrix ops only
+    unless ``every_node`` or the convention is ``full``."""
+    by_node, ops = flow.tables.analysis.macs.by_node, flow.tables.ops
+    every_node = every_node or convention is MacsConvention.FULL
+    for position in flow.order:
+        counts = by_node.get(position)
+        counted = counts is not None and (every_node or ops[position] in WEIGHTED_OPS)
+        flow.macs[position] = counts[convention] if counted else 0  # type: ignore[index]
+    flow.total = sum(flow.macs.values())
 
 
 def _ancestors(tables: Tables, output: str) -> set[int]:
@@ -179,29 +184,6 @@ def _ancestors(tables: Tables, output: str) -> set[int]:
         seen.add(position)
         stack.extend(producer[n] for n in tables.inputs[position] if n in data and n in producer)
     return seen
-
-
-def _node_macs(tables: Tables, position: int, convention: MacsConvention) -> int:
-    """count_node of one node; repeated layers (same op, shapes and attributes) are counted once."""
-    index, shapes = tables.analysis.index, tables.analysis.shapes
-    names, op = tables.inputs[position], tables.ops[position]
-    node = index.nodes[position] if op not in ("Conv", "MatMul") else None
-    key = (
-        op,
-        tuple(shapes.get(n) if n else None for n in names),
-        tuple(shapes.get(n) if n else None for n in tables.outputs[position]),
-        tuple(bool(n) and n in index.constant for n in names),
-        () if node is None else tuple(a.SerializeToString() for a in node.attribute),
-    )
-    known = tables.macs_memo.get((key, convention))
-    if known is None:
-        view = NodeView(index.nodes[position], key[1], key[2], key[3])
-        try:
-            known = count_node(view)[convention]
-        except Unknown:
-            known = 0
-        tables.macs_memo[(key, convention)] = known
-    return known
 
 
 _SMALL = 64  # elements: Slice bounds and shape vectors are tiny; anything bigger is not one
