@@ -9,6 +9,7 @@ convention. Everything is built in O(nodes + edges).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -19,7 +20,7 @@ from onnx import numpy_helper
 from validator.graph.analysis import GraphAnalysis
 from validator.graph.folding import EVALUATORS
 from validator.graph.index import GraphIndex
-from validator.graph.shapes import ShapeMap
+from validator.graph.shapes import ShapeMap, TensorShape
 from validator.vocab import MacsConvention
 
 _SHAPE_OPS = frozenset({"Shape", "Size"})
@@ -117,12 +118,7 @@ class DataFlow:
         """Elements of ``tensor`` per image: the product of its dims after the first (the
         batch, which inference sometimes loses), or its length when it is 1-D; None if unknown."""
         shape = self.analysis.shapes.get(tensor)
-        if shape is None or shape.dims is None:
-            return None
-        dims = shape.dims[1:] if len(shape.dims) > 1 else shape.dims
-        if any(d is None for d in dims):
-            return None
-        return math.prod(int(d or 0) for d in dims)
+        return None if shape is None else _per_image(shape)
 
     def data_inputs(self, position: int) -> list[str]:
         """The node's input tensors that carry image data."""
@@ -135,6 +131,16 @@ class DataFlow:
     def weighted(self, position: int) -> bool:
         """True for a matrix op (Conv, Gemm, MatMul...) with a constant weight operand."""
         return position in self.weighted_nodes
+
+
+@functools.lru_cache(maxsize=4096)  # few distinct shapes, asked for at every node
+def _per_image(shape: TensorShape) -> int | None:
+    if shape.dims is None:
+        return None
+    dims = shape.dims[1:] if len(shape.dims) > 1 else shape.dims
+    if any(d is None for d in dims):
+        return None
+    return math.prod(int(d or 0) for d in dims)
 
 
 def build_dataflow(tables: Tables, output: str, convention: MacsConvention) -> DataFlow:
