@@ -150,15 +150,20 @@ def build_dataflow(tables: Tables, output: str, convention: MacsConvention) -> D
     relevant = _ancestors(tables, output)
     flow.order = [p for p in tables.analysis.index.order if p in relevant]
     flow.rank = {p: i for i, p in enumerate(flow.order)}
+    inputs, ops, children = tables.inputs, tables.ops, flow.children
     for position in flow.order:
-        names = tables.inputs[position]
-        parents = {producer[n] for n in names if n in data and n in producer}
-        flow.parents[position] = sorted(p for p in parents if p in relevant)
-        flow.children.setdefault(position, [])
-        for parent in flow.parents[position]:
-            flow.children.setdefault(parent, []).append(position)
-        matrix = tables.ops[position] in WEIGHTED_OPS
-        if matrix and any(n and n not in data for n in names[:2]):
+        names = inputs[position]
+        if len(names) == 1:  # most nodes: one input, no set or sort needed
+            parent = producer.get(names[0]) if names[0] in data else None
+            parents = [parent] if parent is not None and parent in relevant else []
+        else:
+            found = {producer[n] for n in names if n in data and n in producer}
+            parents = sorted(p for p in found if p in relevant)
+        flow.parents[position] = parents
+        children.setdefault(position, [])
+        for parent in parents:
+            children.setdefault(parent, []).append(position)
+        if ops[position] in WEIGHTED_OPS and any(n and n not in data for n in names[:2]):
             flow.weighted_nodes.add(position)
     _count_macs(flow, convention, every_node=False)
     if flow.total == 0 and convention is not MacsConvention.FULL:
@@ -180,7 +185,7 @@ def _count_macs(flow: DataFlow, convention: MacsConvention, every_node: bool) ->
 
 
 def _ancestors(tables: Tables, output: str) -> set[int]:
-    producer, data = tables.analysis.index.producer, tables.data
+    producer, data, inputs = tables.analysis.index.producer, tables.data, tables.inputs
     seen: set[int] = set()
     stack = [producer[output]] if output in data and output in producer else []
     while stack:
@@ -188,7 +193,7 @@ def _ancestors(tables: Tables, output: str) -> set[int]:
         if position in seen:
             continue
         seen.add(position)
-        stack.extend(producer[n] for n in tables.inputs[position] if n in data and n in producer)
+        stack.extend([producer[n] for n in inputs[position] if n in data and n in producer])
     return seen
 
 

@@ -125,7 +125,9 @@ def _constant_tensors(index: GraphIndex) -> set[str]:
         op = index.ops[position]
         if op in _SUBGRAPH_OPS:
             continue
-        inputs = [n for n in index.node_inputs[position] if n]
-        if (inputs or op in _SOURCE_OPS) and all(n in constant for n in inputs):
+        inputs = index.node_inputs[position]
+        if "" in inputs:  # an omitted optional input is no reason to be variable
+            inputs = tuple(n for n in inputs if n)
+        if (inputs or op in _SOURCE_OPS) and constant.issuperset(inputs):
             constant.update(n for n in index.node_outputs[position] if n)
     return constant

@@ -151,30 +151,48 @@ def _count(view: NodeView) -> Counts | None:
 
 def _note_heaviest(index: GraphIndex, tally: MacTally, counted: list[tuple[int, Counts]]) -> None:
     """Keep the TOP_NODES heaviest (macs, "name (op)") per convention, exactly as pushing every
-    node with any work in graph order would; names are built only for the nodes that can rank
-    (those at or above the TOP_NODES-th largest figure, ties included)."""
-    working: dict[int, bool] = {}  # counts are shared per kind: test each kind once
-    busy = []
+    node with any work in graph order would. Nodes of a kind share one Counts: below the
+    TOP_NODES-th largest figure none can rank, and of those tied at it only the TOP_NODES
+    greatest names can, so a long chain of alike nodes costs one label each, not four pushes."""
+    groups: dict[int, tuple[Counts, list[int]]] = {}
     for position, counts in counted:
-        work = working.get(id(counts))
-        if work is None:
-            work = working[id(counts)] = any(counts.values())
-        if work:
-            busy.append((position, counts))
-    floors = {}
+        group = groups.get(id(counts))
+        if group is None:
+            group = groups[id(counts)] = (counts, [])
+        group[1].append(position)
+    busy = [group for group in groups.values() if any(group[0].values())]
+    labels: dict[int, list[str]] = {}
     for c in CONVENTIONS:
-        top = heapq.nlargest(TOP_NODES, [counts[c] for _, counts in busy])
-        floors[c] = top[-1] if top else 0
-    labels = {
-        p: f"{index.node_name(p)} ({index.ops[p]})"
-        for p, counts in busy
-        if any(counts[c] >= floor for c, floor in floors.items())
-    }
-    for c, floor in floors.items():
-        entries = [(counts[c], labels[p]) for p, counts in busy if counts[c] >= floor]
+        floor = _floor([(counts[c], len(positions)) for counts, positions in busy])
+        entries: list[tuple[int, str]] = []
+        tied: list[str] = []
+        for counts, positions in busy:
+            if counts[c] >= floor:
+                named = labels.get(id(counts)) or labels.setdefault(
+                    id(counts), [_label(index, p) for p in positions]
+                )
+                if counts[c] > floor:
+                    entries += [(counts[c], label) for label in named]
+                else:
+                    tied += named
+        entries += [(floor, label) for label in heapq.nlargest(TOP_NODES, tied)]
         best = heapq.nlargest(TOP_NODES, entries + tally.heaviest[c])
         heapq.heapify(best)
         tally.heaviest[c] = best
+
+
+def _floor(sizes: list[tuple[int, int]]) -> int:
+    """The TOP_NODES-th largest figure of (figure, nodes with it); the least when fewer."""
+    total = 0
+    for value, nodes in sorted(sizes, reverse=True):
+        total += nodes
+        if total >= TOP_NODES:
+            return value
+    return min((value for value, _ in sizes), default=0)
+
+
+def _label(index: GraphIndex, position: int) -> str:
+    return f"{index.node_name(position)} ({index.ops[position]})"
 
 
 def _tally_control_flow(
