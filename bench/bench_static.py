@@ -85,7 +85,7 @@ ANALYSIS_PARTS = {
     "shape inference": ("validator/graph/shapes.py", "infer_shapes"),
     "  of which copying the model": ("validator/graph/shapes.py", "_skeleton"),
     "graph index": ("validator/graph/index.py", "build_index"),
-    "multiply-adds": ("validator/graph/analysis.py", "_tally_graph"),
+    "multiply-adds": ("validator/graph/tally.py", "tally_graph"),
     "parameters": ("validator/graph/params.py", "count_params"),
 }
 

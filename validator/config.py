@@ -111,6 +111,9 @@ class Profile:
     # folder under reference_data/ used when --data is absent
     reference_data: str = setting(Name(), "final")
     runtime_batch: int = setting(Int(1, 256), 8)
+    # of those images, how many are also run alone (a batch of one), spread over the batch, for
+    # batch-consistency and determinism; runtime_batch or more: every one (the strictest)
+    runtime_alone: int = setting(Int(1, 256), 2)
     # max |difference| of outputs for determinism / batch-consistency
     tolerance: float = setting(Float(0.0, 1e3), 1e-4)
     # Isolation (validator/sandbox): wall time per phase in seconds, the child's address space

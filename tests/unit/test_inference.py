@@ -3,9 +3,11 @@ make (validator.checks.runtime), on the CPU onnxruntime of this machine."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 from onnx import helper
@@ -15,7 +17,7 @@ from validator.checks import CHECKS
 from validator.checks.context import Context
 from validator.config import PROFILES
 from validator.errors import UsageError
-from validator.findings import Status
+from validator.findings import Finding, Status
 from validator.inference import Runner, providers_for
 from validator.loading.model import load_model
 from validator.vocab import CheckId, Device
@@ -83,29 +85,64 @@ class _Counting:
         return self._run(batch)
 
 
-def _runtime_checks(path: Path) -> tuple[dict[str, Status], list[int]]:
-    ctx = Context(load_model(path), PROFILES.get("final"), threads=1)
+def _runtime_checks(path: Path, **profile: int) -> tuple[dict[str, Finding], list[int]]:
+    chosen = dataclasses.replace(PROFILES.get("final"), **profile)
+    ctx = Context(load_model(path), chosen, threads=1)
     counting = _Counting(ctx.runner)
     wanted = (CheckId.RUNTIME, CheckId.DETERMINISM, CheckId.BATCH_CONSISTENCY)
-    statuses = {s.id.value: s.run(ctx).status for s in CHECKS if s.id in wanted}
-    return statuses, counting.sizes
+    findings = {s.id.value: s.run(ctx) for s in CHECKS if s.id in wanted}
+    return findings, counting.sizes
 
 
-def test_a_sound_model_is_run_once_as_a_batch_and_once_image_by_image(tmp_path: Path) -> None:
-    statuses, sizes = _runtime_checks(builders.save(builders.classifier(), tmp_path, "m.onnx"))
-    assert set(statuses.values()) == {Status.PASS}
-    batch = PROFILES.get("final").runtime_batch
-    assert sizes == [batch] + [1] * batch  # no second run of the batch
-
-
-def test_a_batch_dependent_model_gets_the_batch_run_twice(tmp_path: Path) -> None:
+def _batch_dependent() -> onnx.ModelProto:
+    """Subtract the batch mean: each image's output depends on the others in its batch."""
     model = builders.classifier()
     model.graph.node.insert(0, helper.make_node("ReduceMean", ["input"], ["mean"], axes=[0]))
     model.graph.node.insert(1, helper.make_node("Sub", ["input", "mean"], ["centred"]))
     model.graph.node[2].input[0] = "centred"
-    statuses, sizes = _runtime_checks(builders.save(model, tmp_path, "m.onnx"))
-    # alone and batched disagree: the repeat tells a deterministic model from a random one
-    assert statuses["determinism"] is Status.PASS
-    assert statuses["batch-consistency"] is Status.WARN
+    return model
+
+
+# The default profile runs the batch once and runtime_alone = 2 of its images alone (the first
+# and the last); runtime_alone = runtime_batch keeps every image alone, the strictest evidence.
+@pytest.mark.parametrize(
+    ("alone", "positions"), [({}, [0, 7]), ({"runtime_alone": 8}, list(range(8)))]
+)
+def test_a_sound_model_is_run_once_as_a_batch_and_its_chosen_images_alone(
+    tmp_path: Path, alone: dict[str, int], positions: list[int]
+) -> None:
+    path = builders.save(builders.classifier(), tmp_path, "m.onnx")
+    findings, sizes = _runtime_checks(path, **alone)
+    assert {f.status for f in findings.values()} == {Status.PASS}
     batch = PROFILES.get("final").runtime_batch
-    assert sizes == [batch] + [1] * batch + [batch]
+    assert sizes == [batch] + [1] * len(positions)  # no second run of the batch
+    consistency = findings["batch-consistency"]
+    assert consistency.details["alone_samples"] == positions
+    listed = f"{len(positions)} of the 8 images run alone: samples 0, 7"
+    assert (listed in consistency.message) is (len(positions) < batch)
+    assert (listed in findings["determinism"].message) is (len(positions) < batch)
+
+
+@pytest.mark.parametrize("alone", [1, 2, 3, 8])
+def test_a_batch_dependent_model_gets_the_batch_run_twice(tmp_path: Path, alone: int) -> None:
+    findings, sizes = _runtime_checks(
+        builders.save(_batch_dependent(), tmp_path, "m.onnx"), runtime_alone=alone
+    )
+    # alone and batched disagree: the repeat tells a deterministic model from a random one
+    assert findings["determinism"].status is Status.PASS
+    assert findings["batch-consistency"].status is Status.WARN
+    batch = PROFILES.get("final").runtime_batch
+    assert sizes == [batch] + [1] * alone + [batch]
+
+
+@pytest.mark.parametrize(
+    ("count", "expected"),
+    [(1, [0]), (2, [0, 7]), (3, [0, 4, 7]), (4, [0, 2, 5, 7]), (8, list(range(8))),
+     (200, list(range(8)))],
+)  # fmt: skip
+def test_the_images_run_alone_are_spread_over_the_batch(
+    tmp_path: Path, count: int, expected: list[int]
+) -> None:
+    chosen = dataclasses.replace(PROFILES.get("final"), runtime_alone=count)
+    path = builders.save(builders.classifier(), tmp_path, "m.onnx")
+    assert Context(load_model(path), chosen, threads=1).alone_positions == expected

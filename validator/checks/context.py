@@ -135,14 +135,29 @@ class Context:
         batch = self.samples.tensors
         return SampleRun(self.runner.run(batch), len(batch))
 
+    @cached_property
+    def alone_positions(self) -> list[int]:
+        """The sample images also run alone: the profile's ``runtime_alone`` of them spread
+        evenly over the batch (its first and last included), or every one when it asks for as
+        many or the batch is fixed to 1 (raises RuntimeFailure)."""
+        count = len(self.samples.tensors)
+        wanted = min(self.profile.runtime_alone, count)
+        if self.runner.fixed_batch == 1 or wanted >= count:
+            return list(range(count))
+        if wanted == 1:
+            return [0]
+        return sorted({round(i * (count - 1) / (wanted - 1)) for i in range(wanted)})
+
     @evidence
     def alone_run(self) -> np.ndarray:
-        """Outputs on each sample image run alone (a batch of one; raises RuntimeFailure).
-        With the batch fixed to 1 the sample batch already ran image by image: reused."""
+        """Outputs on the sample images of ``alone_positions``, each run alone (a batch of one;
+        raises RuntimeFailure). With the batch fixed to 1 the sample batch already ran image
+        by image: reused."""
         if self.runner.fixed_batch == 1:
             batched: np.ndarray = self.sample_run.batched
             return batched
-        return np.concatenate([self.runner.run(image[None]) for image in self.samples.tensors])
+        tensors = self.samples.tensors
+        return np.concatenate([self.runner.run(tensors[i][None]) for i in self.alone_positions])
 
     @evidence
     def repeated_run(self) -> np.ndarray:

@@ -40,17 +40,18 @@ _DETAIL = 50  # names per kind in details
 def check_fp32(ctx: Context) -> Finding:
     found = _Problems()
     index = ctx.analysis.index
-    for tensor in iter_tensors(ctx.model.proto):
+    for tensor in ctx.model.tensors or iter_tensors(ctx.model.proto):
         if tensor.data_type in FLOAT_TYPES and tensor.data_type != T.FLOAT:
             found.tensor(f"{type_name(tensor.data_type)} weights", tensor.name, tensor.data_type)
     for name, shape in ctx.analysis.shapes.items():
         if shape.elem_type in FLOAT_TYPES and shape.elem_type != T.FLOAT:
             found.tensor(f"{type_name(shape.elem_type)} tensors", name, shape.elem_type)
     for position in index.order:
-        node = index.nodes[position]
-        if node.op_type in _QUANTIZED_OPS:
+        op = index.ops[position]
+        if op in _QUANTIZED_OPS:
             found.node("quantisation nodes", index, position, Hint.QUANTISED)
-        elif node.op_type == "Cast":
+        elif op == "Cast":
+            node = index.nodes[position]
             to = next((a.i for a in node.attribute if a.name == "to"), T.FLOAT)
             if to in _LOW_PRECISION:
                 found.node(f"casts to {type_name(to)}", index, position, Hint.for_type(to))

@@ -1,9 +1,13 @@
 """Rules that need onnxruntime: ``runtime``, ``determinism`` and ``batch-consistency``.
 
-The evidence is as few inferences as gives it: the sample batch once, and each image alone
-once. Those are two separate runs over the same images, so when they agree within the tolerance
-they show both that the model is deterministic and that an image scores the same alone and in a
-batch; only when they disagree is the batch run a second time, to tell the two failures apart.
+The evidence is as few inferences as gives it: the sample batch once, and the profile's
+``runtime_alone`` of its images (2 by default, spread over the batch; every one when it is at
+least ``runtime_batch``) alone once. Those are two separate runs over the same images, so when
+they agree within the tolerance they show both that the model is deterministic and that an image
+scores the same alone and in a batch; only when they disagree is the batch run a second time, to
+tell the two failures apart. A model whose outputs depend on the batch's composition changes the
+outputs of every image it mixes, so a few images alone find it as all of them would; organizers
+who want every image compared set ``runtime_alone`` to ``runtime_batch``.
 """
 
 from __future__ import annotations
@@ -63,19 +67,40 @@ def _max_diff(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(a - b))) if a.size else 0.0
 
 
-def _second_run(ctx: Context, run: SampleRun, tolerance: float) -> tuple[np.ndarray, str]:
-    """Another run of the sample images, and how it was made: the images alone when that run
-    agrees with the batch (no extra inference when batch-consistency runs too), else the same
-    batch again."""
+def _alone_note(ctx: Context, count: int) -> str:
+    """Which images ran alone, when not every one did: '' or ' (2 of the 8 ...: samples 0, 7)'."""
+    positions = ctx.alone_positions
+    if len(positions) >= count:
+        return ""
+    listed = ", ".join(map(str, positions))
+    return f" ({len(positions)} of the {count} images run alone: samples {listed})"
+
+
+def _alone_rows(ctx: Context, batched: np.ndarray) -> np.ndarray:
+    """The rows of the batch's output that belong to the images run alone (all of it when the
+    output does not have one row per image: the comparison then shows the mismatch)."""
+    if len(batched) != len(ctx.samples.tensors):
+        return batched
+    return batched[ctx.alone_positions]
+
+
+def _second_run(
+    ctx: Context, run: SampleRun, tolerance: float
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """Two runs of the same sample images, and how they were made: the batch's rows of the
+    images run alone and those runs, when they agree (no extra inference when
+    batch-consistency runs too), else the batch and the same batch again."""
     if ctx.runner.fixed_batch != 1:
         try:
             alone = ctx.alone_run
         except RuntimeFailure:
             alone = None  # a batch of one fails: batch-consistency says so
-        agrees = alone is not None and alone.shape == run.batched.shape
-        if agrees and alone is not None and _max_diff(alone, run.batched) <= tolerance:
-            return alone, "the images as one batch, then one by one"
-    return ctx.repeated_run, "the same batch twice"
+        first = _alone_rows(ctx, run.batched) if alone is not None else run.batched
+        agrees = alone is not None and alone.shape == first.shape
+        if agrees and alone is not None and _max_diff(alone, first) <= tolerance:
+            how = "the images as one batch, then one by one" + _alone_note(ctx, len(run.batched))
+            return first, alone, how
+    return run.batched, ctx.repeated_run, "the same batch twice"
 
 
 @register(CheckId.DETERMINISM, "two runs on the same images agree", Stage.RUNTIME)
@@ -84,10 +109,10 @@ def check_determinism(ctx: Context) -> Finding:
     try:
         run = ctx.sample_run
         tolerance = _tolerance(ctx, run.batched)
-        second, how = _second_run(ctx, run, tolerance)
+        first, second, how = _second_run(ctx, run, tolerance)
     except RuntimeFailure:
         return ctx.finding(CheckId.DETERMINISM, Status.SKIP, "skipped: the model does not run")
-    diff = _max_diff(run.batched, second)
+    diff = _max_diff(first, second)
     ok = diff <= tolerance and not random
     message = f"max |difference| between two runs ({how}) {diff:.3g} (tolerance {tolerance:.3g})"
     if random:
@@ -104,16 +129,19 @@ def check_batch_consistency(ctx: Context) -> Finding:
             message = "skipped: the batch is fixed to 1, so images are always run one by one"
             return ctx.finding(CheckId.BATCH_CONSISTENCY, Status.SKIP, message)
         alone = ctx.alone_run
+        positions = ctx.alone_positions
     except RuntimeFailure:
         return ctx.finding(
             CheckId.BATCH_CONSISTENCY, Status.SKIP, "skipped: the model does not run"
         )
-    diff = _max_diff(alone, run.batched)
+    batched = _alone_rows(ctx, run.batched)
+    diff = _max_diff(alone, batched)
     tolerance = _tolerance(ctx, run.batched)
-    worst = int(np.argmax(np.max(np.abs(alone - run.batched).reshape(len(alone), -1), axis=1)))
+    rows = np.max(np.abs(alone - batched).reshape(len(alone), -1), axis=1)
+    worst = positions[int(np.argmax(rows))]
     message = (
-        f"max |difference| alone vs in a batch of {run.batch_size}: {diff:.3g} "
-        f"(tolerance {tolerance:.3g})"
+        f"max |difference| alone vs in a batch of {run.batch_size}"
+        f"{_alone_note(ctx, run.batch_size)}: {diff:.3g} (tolerance {tolerance:.3g})"
     )
     if diff > tolerance:
         message += f"; worst is sample {worst}"
@@ -123,5 +151,5 @@ def check_batch_consistency(ctx: Context) -> Finding:
         message,
         diff,
         tolerance,
-        {"max_abs_diff": diff, "worst_sample": worst},
+        {"max_abs_diff": diff, "worst_sample": worst, "alone_samples": positions},
     )

@@ -9,6 +9,7 @@ convention. Everything is built in O(nodes + edges).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -19,8 +20,7 @@ from onnx import numpy_helper
 from validator.graph.analysis import GraphAnalysis
 from validator.graph.folding import EVALUATORS
 from validator.graph.index import GraphIndex
-from validator.graph.macs import NodeView, Unknown, count_node
-from validator.graph.shapes import ShapeMap
+from validator.graph.shapes import ShapeMap, TensorShape
 from validator.vocab import MacsConvention
 
 _SHAPE_OPS = frozenset({"Shape", "Size"})
@@ -37,16 +37,13 @@ class Tables:
     inputs: list[tuple[str, ...]]
     outputs: list[tuple[str, ...]]
     data: set[str]
-    macs_memo: dict[tuple[object, ...], int] = field(default_factory=dict)
 
 
 def build_tables(analysis: GraphAnalysis) -> Tables:
-    """Copy op types and tensor names out of the graph and find the data-carrying tensors."""
-    graph = analysis.index.graph
-    ops = [node.op_type for node in graph.node]
-    inputs = [tuple(node.input) for node in graph.node]
-    outputs = [tuple(node.output) for node in graph.node]
-    data = {v.name for v in analysis.index.inputs}
+    """The index's plain copies of op types and tensor names, and the data-carrying tensors."""
+    index = analysis.index
+    ops, inputs, outputs = index.ops, index.node_inputs, index.node_outputs
+    data = {v.name for v in index.inputs}
     for position in analysis.index.order:
         if ops[position] in _SHAPE_OPS:
             continue  # a shape is metadata: it carries no pixel values
@@ -121,12 +118,7 @@ class DataFlow:
         """Elements of ``tensor`` per image: the product of its dims after the first (the
         batch, which inference sometimes loses), or its length when it is 1-D; None if unknown."""
         shape = self.analysis.shapes.get(tensor)
-        if shape is None or shape.dims is None:
-            return None
-        dims = shape.dims[1:] if len(shape.dims) > 1 else shape.dims
-        if any(d is None for d in dims):
-            return None
-        return math.prod(int(d or 0) for d in dims)
+        return None if shape is None else _per_image(shape)
 
     def data_inputs(self, position: int) -> list[str]:
         """The node's input tensors that carry image data."""
@@ -141,6 +133,16 @@ class DataFlow:
         return position in self.weighted_nodes
 
 
+@functools.lru_cache(maxsize=4096)  # few distinct shapes, asked for at every node
+def _per_image(shape: TensorShape) -> int | None:
+    if shape.dims is None:
+        return None
+    dims = shape.dims[1:] if len(shape.dims) > 1 else shape.dims
+    if any(d is None for d in dims):
+        return None
+    return math.prod(int(d or 0) for d in dims)
+
+
 def build_dataflow(tables: Tables, output: str, convention: MacsConvention) -> DataFlow:
     """The data-flow DAG feeding ``output``, with per-node multiply-adds under ``convention``."""
     flow = DataFlow(tables, output)
@@ -148,28 +150,42 @@ def build_dataflow(tables: Tables, output: str, convention: MacsConvention) -> D
     relevant = _ancestors(tables, output)
     flow.order = [p for p in tables.analysis.index.order if p in relevant]
     flow.rank = {p: i for i, p in enumerate(flow.order)}
-    every_node = convention is MacsConvention.FULL
+    inputs, ops, children = tables.inputs, tables.ops, flow.children
     for position in flow.order:
-        names = tables.inputs[position]
-        parents = {producer[n] for n in names if n in data and n in producer}
-        flow.parents[position] = sorted(p for p in parents if p in relevant)
-        flow.children.setdefault(position, [])
-        for parent in flow.parents[position]:
-            flow.children.setdefault(parent, []).append(position)
-        matrix = tables.ops[position] in WEIGHTED_OPS
-        flow.macs[position] = (
-            _node_macs(tables, position, convention) if matrix or every_node else 0
-        )
-        if matrix and any(n and n not in data for n in names[:2]):
+        names = inputs[position]
+        if len(names) == 1:  # most nodes: one input, no set or sort needed
+            parent = producer.get(names[0]) if names[0] in data else None
+            parents = [parent] if parent is not None and parent in relevant else []
+        else:
+            found = {producer[n] for n in names if n in data and n in producer}
+            parents = sorted(p for p in found if p in relevant)
+        flow.parents[position] = parents
+        children.setdefault(position, [])
+        for parent in parents:
+            children.setdefault(parent, []).append(position)
+        if ops[position] in WEIGHTED_OPS and any(n and n not in data for n in names[:2]):
             flow.weighted_nodes.add(position)
-    flow.total = sum(flow.macs.values())
-    if flow.total == 0 and not every_node:
-        return build_dataflow(tables, output, MacsConvention.FULL)
+    _count_macs(flow, convention, every_node=False)
+    if flow.total == 0 and convention is not MacsConvention.FULL:
+        _count_macs(flow, MacsConvention.FULL, every_node=True)
     return flow
 
 
+def _count_macs(flow: DataFlow, convention: MacsConvention, every_node: bool) -> None:
+    """Each node's multiply-adds under ``convention``: the counts the analysis already made
+    (count_node of the same node and shapes; absent: not countable, 0), matrix ops only
+    unless ``every_node`` or the convention is ``full``."""
+    by_node, ops = flow.tables.analysis.macs.by_node, flow.tables.ops
+    every_node = every_node or convention is MacsConvention.FULL
+    for position in flow.order:
+        counts = by_node.get(position)
+        counted = counts is not None and (every_node or ops[position] in WEIGHTED_OPS)
+        flow.macs[position] = counts[convention] if counted else 0  # type: ignore[index]
+    flow.total = sum(flow.macs.values())
+
+
 def _ancestors(tables: Tables, output: str) -> set[int]:
-    producer, data = tables.analysis.index.producer, tables.data
+    producer, data, inputs = tables.analysis.index.producer, tables.data, tables.inputs
     seen: set[int] = set()
     stack = [producer[output]] if output in data and output in producer else []
     while stack:
@@ -177,31 +193,8 @@ def _ancestors(tables: Tables, output: str) -> set[int]:
         if position in seen:
             continue
         seen.add(position)
-        stack.extend(producer[n] for n in tables.inputs[position] if n in data and n in producer)
+        stack.extend([producer[n] for n in inputs[position] if n in data and n in producer])
     return seen
-
-
-def _node_macs(tables: Tables, position: int, convention: MacsConvention) -> int:
-    """count_node of one node; repeated layers (same op, shapes and attributes) are counted once."""
-    index, shapes = tables.analysis.index, tables.analysis.shapes
-    names, op = tables.inputs[position], tables.ops[position]
-    node = index.nodes[position] if op not in ("Conv", "MatMul") else None
-    key = (
-        op,
-        tuple(shapes.get(n) if n else None for n in names),
-        tuple(shapes.get(n) if n else None for n in tables.outputs[position]),
-        tuple(bool(n) and n in index.constant for n in names),
-        () if node is None else tuple(a.SerializeToString() for a in node.attribute),
-    )
-    known = tables.macs_memo.get((key, convention))
-    if known is None:
-        view = NodeView(index.nodes[position], key[1], key[2], key[3])
-        try:
-            known = count_node(view)[convention]
-        except Unknown:
-            known = 0
-        tables.macs_memo[(key, convention)] = known
-    return known
 
 
 _SMALL = 64  # elements: Slice bounds and shape vectors are tiny; anything bigger is not one

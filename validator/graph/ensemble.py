@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 
-from validator.graph.analysis import GraphAnalysis
+from validator.graph.analysis import GraphAnalysis, paused_gc
 from validator.graph.dataflow import DataFlow, Tables, attribute, build_dataflow, build_tables
 from validator.graph.evidence import EnsembleEvidence, EnsembleVerdict, Member
 from validator.graph.fusion import (
@@ -59,8 +59,9 @@ def detect_ensemble(
     """Analyse every graph output (the most serious verdict wins). ``classes`` is used when the
     output's size cannot be inferred."""
     outputs = [o.name for o in analysis.index.graph.output][:8]
-    tables = build_tables(analysis)
-    results = [_detect(tables, name, classes, convention) for name in outputs]
+    with paused_gc():
+        tables = build_tables(analysis)
+        results = [_detect(tables, name, classes, convention) for name in outputs]
     if not results:
         return EnsembleEvidence(EnsembleVerdict.SINGLE, "the graph has no output")
     return max(results, key=lambda e: _RANK[e.verdict])

@@ -7,6 +7,7 @@ Built once in linear time and shared by the counting, parameter and ensemble ana
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import onnx
@@ -92,21 +93,28 @@ def _topological_order(
 ) -> tuple[list[int], list[int]]:
     """Kahn's algorithm; returns (order, positions left over because they sit on a cycle)."""
     waiting = [0] * len(node_inputs)
-    dependants: dict[int, list[int]] = {}
+    dependants: list[list[int]] = [[] for _ in node_inputs]
+    get = producer.get
     for position, inputs in enumerate(node_inputs):
-        parents = {producer[n] for n in inputs if n in producer}
-        waiting[position] = len(parents)
+        if len(inputs) == 1:  # most nodes: no set needed to drop a repeated parent
+            parent = get(inputs[0])
+            parents: Iterable[int] = () if parent is None else (parent,)
+        else:
+            parents = {producer[n] for n in inputs if n in producer}
         for parent in parents:
-            dependants.setdefault(parent, []).append(position)
+            waiting[position] += 1
+            dependants[parent].append(position)
     ready = deque(p for p, count in enumerate(waiting) if count == 0)
     order: list[int] = []
     while ready:
         position = ready.popleft()
         order.append(position)
-        for child in dependants.get(position, ()):
+        for child in dependants[position]:
             waiting[child] -= 1
             if waiting[child] == 0:
                 ready.append(child)
+    if len(order) == len(node_inputs):
+        return order, []
     done = set(order)
     return order, [p for p in range(len(node_inputs)) if p not in done]
 
@@ -117,7 +125,9 @@ def _constant_tensors(index: GraphIndex) -> set[str]:
         op = index.ops[position]
         if op in _SUBGRAPH_OPS:
             continue
-        inputs = [n for n in index.node_inputs[position] if n]
-        if (inputs or op in _SOURCE_OPS) and all(n in constant for n in inputs):
+        inputs = index.node_inputs[position]
+        if "" in inputs:  # an omitted optional input is no reason to be variable
+            inputs = tuple(n for n in inputs if n)
+        if (inputs or op in _SOURCE_OPS) and constant.issuperset(inputs):
             constant.update(n for n in index.node_outputs[position] if n)
     return constant

@@ -116,9 +116,10 @@ def _quantised_weights(index: GraphIndex) -> list[tuple[str, int]]:
     with the position of the op that reads it."""
     found: dict[str, int] = {}
     for position in index.order:
-        node = index.nodes[position]
-        positions = QUANTISED_WEIGHTS.get(node.op_type, frozenset())
-        for i, name in enumerate(node.input):
+        positions = QUANTISED_WEIGHTS.get(index.ops[position])
+        if not positions:
+            continue
+        for i, name in enumerate(index.node_inputs[position]):
             if i in positions and name in index.constant and not _is_float(name, index):
                 found.setdefault(name, position)
     return list(found.items())
@@ -134,15 +135,19 @@ def _frontier(index: GraphIndex) -> list[tuple[str, int]]:
     node that reads it."""
     seen: set[str] = set()
     out: list[tuple[str, int]] = []
+    constant = index.constant
     for position in index.order:
-        node = index.nodes[position]
-        if all(n in index.constant for n in node.output if n) and node.output:
+        op, outputs = index.ops[position], index.node_outputs[position]
+        if outputs and all(n in constant for n in outputs if n):
             continue  # a constant node: not where a weight is used
-        skip = NOT_WEIGHTS.get(node.op_type, _QUANTISATION_SETTINGS.get(node.op_type, frozenset()))
-        for i, name in enumerate(node.input):
-            if name and name in index.constant and i not in skip and name not in seen:
+        skip = NOT_WEIGHTS.get(op, _QUANTISATION_SETTINGS.get(op, frozenset()))
+        for i, name in enumerate(index.node_inputs[position]):
+            if name and name in constant and i not in skip and name not in seen:
                 seen.add(name)
                 out.append((name, position))
+        node = index.nodes[position]
+        if not len(node.attribute):
+            continue  # no attribute, so no subgraph to look into
         for name in _subgraph_weights(node, index):
             if name not in seen:
                 seen.add(name)

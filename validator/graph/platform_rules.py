@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import keyword
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from onnx import numpy_helper
@@ -47,6 +46,8 @@ _GENERATION_TIME = {
     "ReduceSum": {1: "axes"},
     "Slice": {3: "axes", 4: "steps"},
 }
+# Ops _check_generation_inputs looks at.
+_GENERATION_OPS = frozenset(_GENERATION_TIME) | {"Constant", "Gemm", "Resize", "Slice"}
 # Inputs consumed in __init__ or at generation time only: not kept as used parameters.
 _NOT_IN_FORWARD = {
     "Conv": {1, 2}, "ConvTranspose": {1, 2}, "BatchNormalization": {1, 2, 3, 4},
@@ -118,17 +119,19 @@ def find_blockers(index: GraphIndex) -> list[Blocker]:
     known = set(index.initializers)  # what generators can read while writing code
     module_names: dict[str, str] = {}
     for position, node in enumerate(index.nodes):
-        name = index.node_name(position)
-        _check_op(found, node.op_type, node.domain, name)
-        _check_names(found, node.input, node.output, name)
-        _check_generation_inputs(found, index, position, known, name)
-        if node.op_type in _MODULE_OPS and node.name:
+        name, op = index.node_name(position), index.ops[position]
+        outputs = index.node_outputs[position]
+        _check_op(found, op, node.domain, name)
+        _check_names(found, index.node_inputs[position], outputs, name)
+        if op in _GENERATION_OPS:
+            _check_generation_inputs(found, index, position, known, name)
+        if op in _MODULE_OPS and node.name:
             attr = "n_" + _SANITISE.sub("_", node.name)
             if attr in module_names:
                 found.add("two nodes become the same module attribute", name, _RENAME)
             module_names[attr] = name
-        if node.op_type == "Constant":
-            known.update(o for o in node.output if o)
+        if op == "Constant":
+            known.update(o for o in outputs if o)
     _check_fixed_batch_reshape(found, index)
     _check_checker(found, index)
     return found.blockers()
@@ -141,8 +144,9 @@ def _check_fixed_batch_reshape(found: _Collector, index: GraphIndex) -> None:
     dims = index.inputs[0].type.tensor_type.shape.dim if index.inputs else []
     if not dims or (dims[0].HasField("dim_value") and dims[0].dim_value > 0):
         return
-    for position, node in enumerate(index.nodes):
-        shape = index.initializers.get(node.input[1]) if node.op_type == "Reshape" else None
+    for position, op in enumerate(index.ops):
+        inputs = index.node_inputs[position]
+        shape = index.initializers.get(inputs[1]) if op == "Reshape" else None
         if shape is None or shape.data_type != 7 or not shape.dims or shape.dims[0] < 2:
             continue
         if int(numpy_helper.to_array(shape)[0]) > 0:
@@ -170,10 +174,10 @@ def _check_op(found: _Collector, op: str, domain: str, name: str) -> None:
 
 
 def _check_names(
-    found: _Collector, inputs: Iterable[str], outputs: Iterable[str], name: str
+    found: _Collector, inputs: tuple[str, ...], outputs: tuple[str, ...], name: str
 ) -> None:
-    names = list(inputs) + list(outputs)
-    if any(not n for n in names):
+    names = inputs + outputs
+    if "" in names:
         found.add(
             "empty optional input (the converter cannot name it)",
             name,
@@ -185,6 +189,8 @@ def _check_names(
 
 
 def _is_variable(tensor: str) -> bool:
+    if tensor.isascii() and tensor.isidentifier():  # most names: nothing to sanitise
+        return not keyword.iskeyword(tensor) and tensor not in ("self", "inputs")
     text = _SANITISE.sub("_", tensor)
     text = f"t_{text}" if text[:1].isnumeric() else text
     return text.isidentifier() and not keyword.iskeyword(text) and text not in ("self", "inputs")
@@ -251,8 +257,9 @@ def _check_checker(found: _Collector, index: GraphIndex) -> None:
 
 def _constant_types(index: GraphIndex) -> dict[str, int]:
     types = {name: t.data_type for name, t in index.initializers.items()}
-    for node in index.nodes:
-        if node.op_type == "Constant" and node.output:
+    for position in _constant_nodes(index):
+        node = index.nodes[position]
+        if node.output:
             value = next((a.t for a in node.attribute if a.name == "value"), None)
             types[node.output[0]] = value.data_type if value is not None else 0
     return types
@@ -265,15 +272,19 @@ def _has_module_weights(index: GraphIndex) -> bool:
 def _forward_parameters(index: GraphIndex) -> list[str]:
     """Constants the generated forward() reads as ``self._vars[...]`` (so they stay parameters)."""
     constants = set(index.initializers) | {
-        n.output[0] for n in index.nodes if n.op_type == "Constant" and n.output
+        index.node_outputs[p][0] for p in _constant_nodes(index) if index.node_outputs[p]
     }
     used: dict[str, None] = {}
-    for node in index.nodes:
-        skip = _NOT_IN_FORWARD.get(node.op_type, set())
-        for slot, name in enumerate(node.input):
+    for op, inputs in zip(index.ops, index.node_inputs, strict=True):
+        skip = _NOT_IN_FORWARD.get(op, set())
+        for slot, name in enumerate(inputs):
             if name in constants and slot not in skip:
                 used[name] = None
     return list(used)
+
+
+def _constant_nodes(index: GraphIndex) -> list[int]:
+    return [p for p, op in enumerate(index.ops) if op == "Constant"]
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,9 @@ class LoadedModel:
     file_bytes: int
     external_data_bytes: int
     digest: _Digest = field(repr=False, compare=False)
+    # every TensorProto in the model, wherever it lives (the load's own walk, kept so that no
+    # check walks the whole model again)
+    tensors: tuple[onnx.TensorProto, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def sha256(self) -> str:
@@ -95,7 +98,7 @@ def load_model(path: str | Path) -> LoadedModel:
     # bytes read.
     light = None if external or found.invalid_text else checker_copy(proto)
     _run_checker(str(path) if external else light if light is not None else data)
-    return LoadedModel(path, proto, size, sum(external.values()), digest)
+    return LoadedModel(path, proto, size, sum(external.values()), digest, tuple(found.tensors))
 
 
 def _model_size(path: Path) -> int:
