@@ -198,7 +198,7 @@ def _attack_sets(
         return ()
     from validator.attacks import run_suite  # the attack library is only loaded when asked for
 
-    with _module_gradients(options.module, ctx) as gradients:
+    with module_gradients(options.module, ctx.profile, ctx.threads) as gradients:
         run = run_suite(
             ctx.model.path, dataset.sets[0], options.attack, ctx.profile,
             threads=ctx.threads, progress=progress, max_images=options.max_images,
@@ -225,15 +225,15 @@ def _attack_sets(
 
 
 @contextmanager
-def _module_gradients(folder: Path | None, ctx: Context) -> Iterator[Any]:
-    """For a PyTorch submission (``folder``), its module's gradients from a confined child,
-    ended afterwards; None (the exported graph's conversion) for an ONNX file."""
+def module_gradients(folder: Path | None, profile: Profile, threads: int | None) -> Iterator[Any]:
+    """For a PyTorch submission (its unpacked ``folder``), its module's gradients from a
+    confined child, ended afterwards; None (the exported graph's conversion) otherwise."""
     if folder is None:
         yield None
         return
     from validator.submission.remote_module import RemoteGradients
 
-    gradients = RemoteGradients(folder, ctx.profile, ctx.threads)
+    gradients = RemoteGradients(folder, profile, threads)
     try:
         yield gradients
     finally:
