@@ -61,6 +61,11 @@ def attack_isolated(
     ``out`` in a child process; ``options`` go on to attack_dataset. With ``detection`` the
     child builds a Track 2 set instead, ``model`` being the surrogate classifier. A ``.zip``
     is a PyTorch submission: see :func:`validator.submission.attack_route.attack_zip`."""
+    if detection and Path(model).suffix.lower() == ".zip":
+        from validator.submission.detection_route import detection_zip  # imports this module
+
+        return detection_zip(model, data, out, suite, profile, threads=threads,
+                             progress=progress, **options)  # fmt: skip
     if not detection and Path(model).suffix.lower() == ".zip":
         from validator.submission.attack_route import attack_zip  # imports this module
 
@@ -111,15 +116,23 @@ def _attacked_sets(sender: Sender, model: Path, data: Path, out: Path, *args: An
     )
 
 
-def _detection_set(sender: Sender, model: Path, data: Path, out: Path, *args: Any,
-                   threads: int, **options: Any) -> None:  # fmt: skip
+def _detection_set(sender: Sender, model: Path, data: Path, out: Path, suite: Any,
+                   prof: Profile, *, threads: int, module: Path | None = None,
+                   **options: Any) -> None:  # fmt: skip
+    """Build a Track 2 set; ``module`` (a PyTorch surrogate's unpacked folder) gives the
+    white-box attacks its module's gradients, from a confined child."""
     from validator.detection.build import build_detection_set
+    from validator.scoring.evaluation import module_gradients
 
-    built = build_detection_set(model, data, out, *args, threads=threads, **options)
+    with module_gradients(module, prof, threads) as gradients:
+        built = build_detection_set(model, data, out, suite, prof, threads=threads,
+                                    gradients=gradients, **options)  # fmt: skip
     sets = [s.to_dict() for s in built.run.sets]
     findings = [finding_to_dict(f) for f in built.run.findings]
     written = {"clean": built.clean, "adversarial": built.adversarial}
-    sender.send("attack", sets=sets, findings=findings, detection=written)
+    gradients_from = built.run.manifest.get("whitebox_gradients")
+    sender.send("attack", sets=sets, findings=findings, detection=written,
+                gradients=gradients_from)  # fmt: skip
 
 
 def collector(outcome: AttackOutcome, progress: ProgressLike | None) -> Callable[..., None]:

@@ -38,5 +38,9 @@ def attack_for_detection(
     for s in run.sets:
         if s["skipped"]:
             click.echo(f"{s['name']:24s} skipped: {s['skipped']}")
+    if run.gradients:
+        click.echo(f"white-box gradients: {run.gradients}")
+    for note in run.notes:
+        click.echo(note)
     share = sum(adversarial.values()) / total if total else 0.0
     click.echo(f"wrote {out} ({total} images, {share:.1%} adversarial)")

@@ -96,6 +96,8 @@ def _score_table(score: dict[str, Any]) -> Table:
             _accuracy(worst["accuracy"]), "", "", style="italic",
         )  # fmt: skip
     table.caption = _final_caption(score)
+    if score.get("whitebox_gradients"):  # where the on-the-fly white-box attacks differentiated
+        table.caption += f"\nwhite-box gradients: {safe_text(score['whitebox_gradients'])}"
     return table
 
 

@@ -22,6 +22,7 @@ import dataclasses
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -69,8 +70,10 @@ def build_detection_set(
     corrupt: float = 0.3,
     seed: int = 0,
     threads: int | None = None,
+    gradients: Any = None,
 ) -> DetectionBuild:
-    """Write ``out/clean/`` and ``out/adversarial/<attack>/`` (see the module docstring)."""
+    """Write ``out/clean/`` and ``out/adversarial/<attack>/`` (see the module docstring);
+    ``gradients`` (a PyTorch surrogate's module, see run_suite) goes on to run_suite."""
     if not 0 < fraction < 1 or not 0 <= corrupt <= 1:
         raise UsageError("the adversarial fraction must be in (0, 1) and corrupt in [0, 1]")
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
@@ -86,7 +89,8 @@ def build_detection_set(
     )
     staging = out / STAGING
     source_set = ImageSet("clean", SetKind.CLEAN, folder, picked, LabelSource.LABEL_FILE)
-    run = run_suite(surrogate, source_set, chosen, prof, out_root=staging, threads=threads)
+    run = run_suite(surrogate, source_set, chosen, prof, out_root=staging, threads=threads,
+                    gradients=gradients)  # fmt: skip
     held_out = {images[i].name for i in sources}
     kept = [s.path for s in images if s.name not in held_out]
     clean = _write_clean(kept, folder, out / CLEAN_DIR, corrupt, seed)

@@ -198,11 +198,14 @@ def _attack_sets(
         return ()
     from validator.attacks import run_suite  # the attack library is only loaded when asked for
 
-    run = run_suite(
-        ctx.model.path, dataset.sets[0], options.attack, ctx.profile,
-        threads=ctx.threads, progress=progress, max_images=options.max_images,
-        device=ctx.device.value,
-    )  # fmt: skip
+    with module_gradients(options.module, ctx.profile, ctx.threads) as gradients:
+        run = run_suite(
+            ctx.model.path, dataset.sets[0], options.attack, ctx.profile,
+            threads=ctx.threads, progress=progress, max_images=options.max_images,
+            device=ctx.device.value, gradients=gradients,
+        )  # fmt: skip
+        if gradients is not None and gradients.measures:
+            report.measurements["whitebox_confinement"] = gradients.measures
     for finding in run.findings:
         report.add(finding)
     report.notes.extend(
@@ -213,11 +216,28 @@ def _attack_sets(
     )
     report.measurements["attacks"] = run.manifest.get("sets")
     report.measurements["attack_worst_case"] = run.worst_case
+    report.measurements["whitebox_gradients"] = run.manifest.get("whitebox_gradients")
     report.notes.extend(_method_notes(run.attacked))
     return tuple(
         SetScore(f"self-{o.name}", "attacked", Tally(o.images, _counted(o)), f"attack:{o.family}")
         for o in run.attacked
     )
+
+
+@contextmanager
+def module_gradients(folder: Path | None, profile: Profile, threads: int | None) -> Iterator[Any]:
+    """For a PyTorch submission (its unpacked ``folder``), its module's gradients from a
+    confined child, ended afterwards; None (the exported graph's conversion) otherwise."""
+    if folder is None:
+        yield None
+        return
+    from validator.submission.remote_module import RemoteGradients
+
+    gradients = RemoteGradients(folder, profile, threads)
+    try:
+        yield gradients
+    finally:
+        gradients.close()
 
 
 def _counted(outcome: Any) -> int:
@@ -247,6 +267,9 @@ def _label_score(report: Report) -> None:
     worst = report.measurements.get("attack_worst_case")
     if worst:
         report.score["worst_case"] = worst
+    gradients = report.measurements.get("whitebox_gradients")
+    if gradients:
+        report.score["whitebox_gradients"] = gradients
     sets = report.measurements.get("attacks") or []
     random = [s["randomized"] for s in sets if isinstance(s, dict) and s.get("randomized")]
     if random:

@@ -47,6 +47,9 @@ class ScoreOptions:
     max_images: int | None = None  # score (and attack) only the first N images of each set
     score_anyway: bool = False  # score even after an error-severity check failed
     gallery: int = 0  # clean vs attacked pairs kept per attacked set (for the HTML report)
+    # A PyTorch submission's unpacked folder (the zip route sets it): on-the-fly white-box
+    # attacks then differentiate its module, held by a confined child (submission.remote_module).
+    module: Path | None = None
 
 
 def scoring_options(

@@ -57,15 +57,7 @@ class ModuleGradients:
         runs = model.draws if model.random else 1
         with torch.no_grad():
             ours = np.mean([self._raw(inputs) for _ in range(runs)], axis=0)
-        same = ours.shape == reference.shape
-        difference = float(np.max(np.abs(ours - reference))) if same else float("inf")
-        agreement = float(np.mean(ours.argmax(1) == reference.argmax(1))) if same else 0.0
-        note = (
-            f"white-box gradients: {MODULE} (model.py, eval mode), not a conversion; "
-            f"{'terminal softmax looked through; ' if self.ends_in_softmax else ''}"
-            f"module vs onnxruntime on the exported graph: max difference {difference:.3g}, "
-            f"same top class on {agreement:.0%} of {len(sample)} images"
-        )
+        difference, agreement, note = comparison(ours, reference, self.ends_in_softmax)
         return Conversion(self, "module", difference, agreement, MODULE, note)
 
     def _raw(self, inputs: Any) -> np.ndarray:
@@ -76,6 +68,23 @@ class ModuleGradients:
         last = self._tap.last
         self.ends_in_softmax = last is not None and last[1] is out
         return np.asarray(out.double().reshape(len(inputs), -1).numpy())
+
+
+def comparison(
+    ours: np.ndarray, reference: np.ndarray, ends_in_softmax: bool
+) -> tuple[float, float, str]:
+    """How far the module's outputs are from onnxruntime's on the exported graph: the largest
+    difference, the share of images with the same top class, and the ``convertible`` note."""
+    same = ours.shape == reference.shape
+    difference = float(np.max(np.abs(ours - reference))) if same else float("inf")
+    agreement = float(np.mean(ours.argmax(1) == reference.argmax(1))) if same else 0.0
+    note = (
+        f"white-box gradients: {MODULE} (model.py, eval mode), not a conversion; "
+        f"{'terminal softmax looked through; ' if ends_in_softmax else ''}"
+        f"module vs onnxruntime on the exported graph: max difference {difference:.3g}, "
+        f"same top class on {agreement:.0%} of {len(reference)} images"
+    )
+    return difference, agreement, note
 
 
 def _softmax_tap(torch: Any) -> Any:

@@ -9,6 +9,7 @@ the end, whatever happened.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import tempfile
 from collections.abc import Iterable
@@ -31,9 +32,9 @@ TORCH_HINT = (
     "a .zip is a PyTorch submission and needs the torch extra: pip install 'robust-validate[torch]'"
 )
 WHITEBOX_NOTE = (
-    "white-box attacks run on the fly (--attack) differentiate the PyTorch rendering of the "
-    "exported ONNX graph (the same function as the module, checked against onnxruntime); "
-    "`robust-validate attack` on the zip differentiates the submitted module itself"
+    "white-box attacks run on the fly (--attack) differentiate the submitted PyTorch module, "
+    "held by a confined child apart from the scoring process; every attacked image is judged "
+    "by onnxruntime on the exported graph, as it is scored"
 )
 PRELOAD = ("torch", "torch.onnx", "onnx", "validator.submission.module_job")
 
@@ -172,7 +173,14 @@ def _onnx_route(
         reason = decide.export_failed(report, prof, module)
         report.notes.append(f"ONNX checks and score skipped: {reason}")
         return
+    options = ScoreOptions() if score is True else score
+    if options and options.attack is not None:  # white-box gradients from the module itself
+        options = dataclasses.replace(options, module=folder)
     graph = validate(folder / EXPORT_NAME, prof, select=select, threads=limits.threads,
-                     score=score, progress=progress)  # fmt: skip
+                     score=options, progress=progress)  # fmt: skip
     decide.merge_onnx(report, graph, exported, prof)
-    report.notes.append(WHITEBOX_NOTE)
+    confined = report.measurements.pop("whitebox_confinement", None)
+    if confined:  # the gradient child's measures, beside the import child's
+        report.isolation["attack_confinement"] = confined
+    if options and options.attack is not None:
+        report.notes.append(WHITEBOX_NOTE)

@@ -139,7 +139,15 @@ def _accuracy(score: dict[str, Any]) -> str:
         )
     ]
     numbers = table(("set", "kind", "images", "correct", "accuracy"), cells, frozenset({2, 3, 4}))
-    return f'<div class="charts">{figure(caption, chart)}</div>{numbers}'
+    return f'<div class="charts">{figure(caption, chart)}</div>{numbers}{_gradients(score)}'
+
+
+def _gradients(score: dict[str, Any]) -> str:
+    """Where the on-the-fly white-box attacks took their gradients (when one ran)."""
+    source = score.get("whitebox_gradients")
+    if not source:
+        return ""
+    return f'<p id="whitebox-gradients">white-box gradients: {escape(str(source))}</p>'
 
 
 def _interval_row(name: str, kind: str, entry: dict[str, Any]) -> IntervalRow:

@@ -1,0 +1,63 @@
+"""``robust-validate attack submission.zip --for detection``: a Track 2 data set made against a
+PyTorch surrogate (a zip with ``model.py``).
+
+As for ``attack`` on a zip (:mod:`.attack_route`), the zip is gated first by the main command's
+route (safe unpacking, the module imported and exported in a confined child, the gate checks on
+the exported graph). The set is then built as for an ONNX surrogate, in a child under the
+profile's ``limit_attack_s``, against the exported graph (labels, black-box queries, verdicts),
+while white-box attacks differentiate the submitted module, held by a further confined child
+(:mod:`.remote_module`): the module never runs in a process that writes the set.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from validator.attack_job import GATES, AttackOutcome, _body, _detection_set, collector
+from validator.config import Profile
+from validator.errors import UsageError
+from validator.pipeline import resolve_profile
+from validator.sandbox import Limits, run_isolated
+from validator.sandbox.progress import ProgressLike
+from validator.submission.attack_route import QUERIES
+from validator.submission.route import TORCH_HINT, private_folder, torch_available, validate_in
+from validator.submission.unpack import remove
+from validator.vocab import Phase
+
+LABELLED = (
+    "the surrogate's labels and every attack's verdict come from onnxruntime on the exported graph"
+)
+
+
+def detection_zip(
+    model: Path, data: Path, out: Path, suite: str, profile: str | Path | Profile = "final",
+    *, threads: int | None = None, progress: ProgressLike | None = None, **options: Any,
+) -> AttackOutcome:  # fmt: skip
+    """Gate the zip, then build the Track 2 set of ``data`` under ``out`` against it (see the
+    module docstring). Raises UsageError without the torch extra."""
+    if not torch_available():
+        raise UsageError(TORCH_HINT)
+    prof = resolve_profile(profile)
+    limits = Limits.from_profile(prof, threads)
+    folder = private_folder()
+    try:
+        report = validate_in(Path(model), folder, prof, limits, [c.value for c in GATES])
+        outcome = AttackOutcome(report)
+        if outcome.gated:
+            return outcome
+        from validator.submission.module_job import EXPORT_NAME
+
+        graph = folder / EXPORT_NAME
+        if not graph.is_file():
+            outcome.breach = "the module did not export to ONNX: nothing to query or judge"
+            return outcome
+        work = {**options, "module": folder}
+        body = _body(_detection_set, graph, data, out, suite, prof, limits.threads, work)
+        result = run_isolated(body, limits, Phase.ATTACK, collector(outcome, progress))
+        if not result.ok:
+            outcome.breach = result.reason
+        outcome.notes = [QUERIES, LABELLED]
+        return outcome
+    finally:
+        remove(folder)
