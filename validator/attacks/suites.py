@@ -196,7 +196,12 @@ ATTACK_PARAMETERS: Mapping[str, Mapping[str, Rule]] = {
     "square-l2": {"eps": Float(0.0, 1000.0), "p_init": _FRACTION},
     "rays-linf": {"eps": _EPS_LINF},
     "patch": {"size": Float(0.01, 1.0), "move_every": _PERIOD, "p_init": _FRACTION},
-    "laser": {"width": _Span(), "intensity": _Span(), "restart_every": _PERIOD},
+    "laser": {
+        "width": _Span(),
+        "intensity": _Span(),
+        "restart_every": _PERIOD,
+        "beams": Int(1, 1024),
+    },
     "pgd-linf": _WHITEBOX,
     "apgd-ce": _WHITEBOX,
     "apgd-dlr": _WHITEBOX,
