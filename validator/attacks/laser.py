@@ -170,7 +170,7 @@ class LaserBeam:
         out += images[:, None]
         np.rint(out, out=out)
         np.clip(out, 0.0, LEVELS, out=out)
-        return out.reshape(n * beams, c, h, w)
+        return np.asarray(out.reshape(n * beams, c, h, w))
 
     def _decode(self, params: np.ndarray, h: int, w: int) -> tuple[np.ndarray, ...]:
         side, reach = min(h, w), np.hypot(h, w) / 2

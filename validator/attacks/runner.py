@@ -60,7 +60,7 @@ __all__ = ["SetOutcome", "SuiteRun", "attack_dataset", "clean_set", "copy_clean"
 # Images attacked together, and the most images per model call. Query attacks send one
 # query per live image per step, so a larger chunk keeps onnxruntime's batches large (on the
 # bundled baseline a batch of 64 runs ~1.25x the images/s of 32); results never depend on it.
-DEFAULT_BATCH = {Device.CPU: 64, Device.CUDA: 256}
+DEFAULT_BATCH: dict[str, int] = {Device.CPU.value: 64, Device.CUDA.value: 256}
 WHITEBOX_CHUNK = 32  # white-box attacks hold gradients: their memory grows much faster
 PROBE_IMAGES = 16
 
@@ -131,7 +131,7 @@ def run_suite(
     path = Path(model_path)
     clean = data if isinstance(data, ImageSet) else clean_set(Path(data), prof.num_classes)
     samples = clean.samples[: chosen.max_images] if chosen.max_images else clean.samples
-    size = max(1, batch or chosen.batch or DEFAULT_BATCH.get(device, DEFAULT_BATCH[Device.CPU]))
+    size = max(1, batch or chosen.batch or DEFAULT_BATCH.get(device, DEFAULT_BATCH["cpu"]))
     model = _query_model(path, prof, threads, forward, device, size)
     if gradients is not None:
         model.cache["module"] = gradients
@@ -186,7 +186,7 @@ def _query_model(
     threads: int | None,
     forward: Callable[[np.ndarray], np.ndarray] | None,
     device: str = "cpu",
-    batch: int = DEFAULT_BATCH[Device.CPU],
+    batch: int = DEFAULT_BATCH["cpu"],
 ) -> QueryModel:
     custom = forward
     if forward is None:
