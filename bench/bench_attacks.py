@@ -151,8 +151,10 @@ def run_art(
     classes = int(predict(x[:1]).shape[1])
     calls["images"] = 0
     clf = BlackBoxClassifierNeuralNetwork(predict, x.shape[1:], classes, clip_values=(0.0, 1.0))
-    attack = SquareAttack(clf, norm=np.inf, eps=EPS, max_iter=budget, p_init=0.05, nb_restarts=1,
-                          batch_size=len(x), verbose=False)  # fmt: skip
+    # ART queries the clean images and the stripes start before its max_iter iterations; our
+    # budget counts both: max_iter = budget - 2 gives both attacks the same queries per image.
+    attack = SquareAttack(clf, norm=np.inf, eps=EPS, max_iter=max(budget - 2, 1), p_init=0.05,
+                          nb_restarts=1, batch_size=len(x), verbose=False)  # fmt: skip
     np.random.seed(seed)  # ART's SquareAttack draws from numpy's global generator
     start = time.perf_counter()
     adversarial = attack.generate(x, y=np.eye(classes)[labels])

@@ -47,10 +47,13 @@ GOLDEN_RESNET50 = REPO / "tests" / "fixtures" / "golden" / "resnet50.onnx"
 PROFILE: Profile = PROFILES.get("final")
 
 
-def resnet50_sized(out: Path, num_classes: int = 100, seed: int = 0) -> Path:
-    """The golden ResNet-50 graph with every ConstantOfShape zero-filler turned into a random
-    float32 initializer (He-scaled), and the classifier cut to ``num_classes``."""
-    model = onnx.load(GOLDEN_RESNET50)
+def resnet50_sized(
+    out: Path, num_classes: int = 100, seed: int = 0, golden: Path = GOLDEN_RESNET50
+) -> Path:
+    """The golden ResNet-50 graph (or another golden torchvision graph) with every
+    ConstantOfShape zero-filler turned into a random float32 initializer (He-scaled), and the
+    classifier cut to ``num_classes``."""
+    model = onnx.load(golden)
     graph = model.graph
     shapes = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
     rng = np.random.default_rng(seed)

@@ -57,6 +57,20 @@ def test_same_command_twice_gives_byte_identical_sets(
     assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
 
 
+@pytest.mark.parametrize("batch", [1, 5])
+def test_sets_are_byte_identical_whatever_the_batch(
+    setup: tuple[Path, Path], tmp_path: Path, batch: int
+) -> None:
+    model, data = setup
+    suite = suite_from_mapping(SUITE)  # 12 images: one chunk by default
+    attack_dataset(model, data, tmp_path / "a", suite, test_profile())
+    attack_dataset(model, data, tmp_path / "b", suite_from_mapping({**SUITE, "batch": batch}),
+                   test_profile())  # fmt: skip
+    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
+    attack_dataset(model, data, tmp_path / "c", suite, test_profile(), batch=batch)
+    assert _digest(tmp_path / "a") == _digest(tmp_path / "c")
+
+
 @pytest.mark.parametrize("order", ["rgb", "bgr"])
 def test_written_sets_score_as_the_attack_measured(
     setup: tuple[Path, Path], tmp_path: Path, order: str

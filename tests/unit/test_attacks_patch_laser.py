@@ -43,6 +43,21 @@ def test_laser_fools_and_describes_its_beam(plain: Path) -> None:
     assert 380 <= beam["wavelength_nm"] <= 750 and 0 <= beam["angle_deg"] <= 180
 
 
+@pytest.mark.parametrize("attack", [PatchAttack(size=0.25), LaserBeam(beams=3)])
+def test_each_image_s_result_does_not_depend_on_the_batch(
+    plain: Path, attack: PatchAttack | LaserBeam
+) -> None:
+    images = random_images(6)
+    labels = query_model(plain).predict(images)
+    whole = attack.run(query_model(plain), images, labels, SEEDS[:6], 30)
+    small = query_model(plain)
+    small.batch_size = 2  # several model calls per step
+    part = attack.run(small, images[3:], labels[3:], SEEDS[3:6], 30)
+    assert np.array_equal(whole.images[3:], part.images)
+    assert np.array_equal(whole.queries[3:], part.queries)
+    assert np.all(whole.queries <= 30)
+
+
 @pytest.mark.parametrize(("nm", "channel"), [(450, 2), (530, 1), (650, 0)])
 def test_wavelengths_map_to_their_colour(nm: float, channel: int) -> None:
     rgb = wavelength_rgb(np.array([nm]))[0]

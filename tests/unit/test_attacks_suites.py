@@ -35,12 +35,13 @@ def test_quick_suite_is_small() -> None:
 def test_toml_suite(tmp_path: Path) -> None:
     path = tmp_path / "mine.toml"
     path.write_text(
-        'seed = 3\n[[attack]]\nkind = "square-linf"\nbudget = 50\neps = 0.01\n'
+        'seed = 3\nbatch = 8\n[[attack]]\nkind = "square-linf"\nbudget = 50\neps = 0.01\n'
         '[[attack]]\nkind = "corruptions"\nnames = ["fog"]\nseverities = [2]\nassign = "all"\n',
         encoding="utf-8",
     )
     suite = load_suite(path)
-    assert suite.name == "mine" and suite.seed == 3
+    assert suite.name == "mine" and suite.seed == 3 and suite.batch == 8
+    assert "batch" not in suite.to_dict()  # speed only: the manifest does not depend on it
     assert [(e.attack.name, e.budget) for e in suite.entries] == [
         ("square-linf", 50),
         ("fog-s2", 1),
@@ -73,6 +74,8 @@ def test_toml_suite(tmp_path: Path) -> None:
         ({"attack": ["patch"]}, "attack[0]: needs a table"),
         ({"seed": -1, "attack": [{"kind": "patch"}]}, "seed: -1 is out of range"),
         ({"max_images": 0, "attack": [{"kind": "patch"}]}, "max_images: 0 is out of range"),
+        ({"batch": 0, "attack": [{"kind": "patch"}]}, "batch: 0 is out of range"),
+        ({"attack": [{"kind": "laser", "beams": 0}]}, "attack[0].beams: 0 is out of range"),
     ],
 )
 def test_bad_suites_are_refused_with_a_hint(data: dict[str, object], hint: str) -> None:

@@ -6,9 +6,10 @@ A beam is a straight band of light added to the image: its colour comes from a w
 angle and a signed offset from the image centre, its width in pixels, and its intensity. Full
 intensity within half the width of the line, fading linearly to nothing at the full width.
 
-The search is a greedy random search: start from a random beam, then perturb the best beam with
-Gaussian steps that shrink over the budget (with a fresh random beam every ``restart_every``
-queries), keeping a beam when the margin does not get worse.
+The search is a greedy random search: start from a random beam, then at each step try ``beams``
+candidates per image (Gaussian moves of the best beam that shrink over the budget, and a fresh
+random beam for every ``restart_every``-th candidate), all images' candidates in one model call,
+and keep the best candidate when the margin does not get worse. Each candidate is one query.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from validator.attacks.base import LEVELS, AttackResult, Family, generators, nearest
+from validator.attacks.base import LEVELS, AttackResult, Family, generators
 from validator.attacks.model_fn import QueryModel
 from validator.attacks.search import clean_pass, evaluate, uniform_draws
 
@@ -59,9 +60,10 @@ class LaserBeam:
         width: tuple[float, float] = (0.02, 0.2),
         intensity: tuple[float, float] = (0.3, 1.0),
         restart_every: int = 10,
+        beams: int = 8,
     ) -> None:
         self.name, self.width, self.intensity = name, tuple(width), tuple(intensity)
-        self.restart_every = restart_every
+        self.restart_every, self.beams = restart_every, max(1, int(beams))
 
     @property
     def params(self) -> Mapping[str, Any]:
@@ -72,6 +74,7 @@ class LaserBeam:
             "width": list(self.width),
             "intensity": list(self.intensity),
             "restart_every": self.restart_every,
+            "beams": self.beams,
         }
 
     def run(
@@ -83,12 +86,12 @@ class LaserBeam:
         budget: int,
     ) -> AttackResult:
         """Search a beam per correctly classified image with at most ``budget`` queries."""
-        n = len(images)
+        n, k = len(images), self.beams
         rngs = generators(seeds)
         start = clean_pass(model, images, labels)
-        steps = max(budget - 2, 0)  # iterations, whatever a random model's runs
-        u = uniform_draws(rngs, steps + 1, 5)
-        noise = np.stack([rng.standard_normal((steps, 5)) for rng in rngs]) if n else u
+        steps = max(budget - 2, 0) // k  # each step: k candidates (whatever a random model's runs)
+        u = uniform_draws(rngs, steps * k + 1, 5)
+        noise = np.stack([rng.standard_normal((steps * k, 5)) for rng in rngs]) if n else u
         best = u[:, 0].copy()
         queries = model.last_draws.copy()
         fooled, margin = start.fooled.copy(), np.full(n, np.inf)
@@ -102,45 +105,72 @@ class LaserBeam:
             active = np.flatnonzero(~fooled)
             if not len(active):
                 break
+            drawn = slice(step * k, (step + 1) * k)
             candidate = self._propose(
-                best[active], u[active, step + 1], noise[active, step], step, steps
+                best[active], u[active, 1:][:, drawn], noise[active, drawn], step, steps
             )
-            m, f = evaluate(model, self.render(images[active], candidate), labels[active])
+            m, f, pick = self._try(model, images[active], labels[active], candidate)
             keep = m <= margin[active]
             chosen = active[keep]
-            best[chosen], margin[chosen], fooled[chosen] = candidate[keep], m[keep], f[keep]
-            queries[active] += model.last_draws
+            best[chosen] = candidate[keep, pick[keep]]
+            margin[chosen], fooled[chosen] = m[keep], f[keep]
+            queries[active] += model.last_draws.reshape(len(active), k).sum(axis=1)
         out = images.copy()
         out[todo] = self.render(images[todo], best[todo])
         beams = [self.describe(row, images.shape[-2:]) for row in best]
         return AttackResult(out, queries, fooled, {"beam": beams})
 
+    def _try(
+        self, model: QueryModel, images: np.ndarray, labels: np.ndarray, candidate: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every candidate beam of every image in one evaluation: (margin, fooled, index) of
+        each image's best beam (the first of equally good ones)."""
+        k = candidate.shape[1]
+        m, f = evaluate(
+            model, self.render(images, candidate.reshape(-1, 5), k), np.repeat(labels, k)
+        )
+        pick = np.argmin(m.reshape(-1, k), axis=1)
+        rows = np.arange(len(images))
+        return m.reshape(-1, k)[rows, pick], f.reshape(-1, k)[rows, pick], pick
+
     def _propose(
         self, best: np.ndarray, fresh: np.ndarray, noise: np.ndarray, step: int, steps: int
     ) -> np.ndarray:
-        if self.restart_every > 0 and step % self.restart_every == self.restart_every - 1:
-            return fresh
+        """``beams`` candidates per image (images x beams x 5): Gaussian moves of the best beam,
+        and a fresh random beam for every ``restart_every``-th candidate of the image."""
         scale = 0.25 * (1.0 - step / max(steps, 1)) + 0.02
-        moved = best + noise * scale
-        moved[:, ANGLE] %= 1.0  # the angle wraps around
-        return np.clip(moved, 0.0, 1.0)
+        moved = best[:, None, :] + noise * scale
+        moved[..., ANGLE] %= 1.0  # the angle wraps around
+        moved = np.clip(moved, 0.0, 1.0)
+        if self.restart_every > 0:
+            index = step * self.beams + np.arange(self.beams)
+            restart = index % self.restart_every == self.restart_every - 1
+            moved[:, restart] = fresh[:, restart]
+        return moved
 
-    def render(self, images: np.ndarray, params: np.ndarray) -> np.ndarray:
-        """``images`` (levels) with one beam each, rounded to the 8-bit grid."""
-        _n, c, h, w = images.shape
+    def render(self, images: np.ndarray, params: np.ndarray, beams: int = 1) -> np.ndarray:
+        """``images`` (levels) with a beam each (``beams`` consecutive rows of ``params`` per
+        image: the result has ``len(images) * beams`` images), rounded to the 8-bit grid."""
+        n, c, h, w = images.shape
         nm, theta, offset, width, alpha = self._decode(params, h, w)
-        ys = np.arange(h, dtype=np.float64)[:, None] - (h - 1) / 2
-        xs = np.arange(w, dtype=np.float64)[None, :] - (w - 1) / 2
-        dist = np.abs(
-            xs[None] * np.cos(theta)[:, None, None]
-            + ys[None] * np.sin(theta)[:, None, None]
-            - offset[:, None, None]
-        )
-        half = width[:, None, None] / 2
-        profile = np.clip((width[:, None, None] - dist) / half, 0.0, 1.0)
-        colour = wavelength_rgb(nm)[:, :c]
-        light = alpha[:, None, None, None] * colour[:, :, None, None] * profile[:, None] * LEVELS
-        return nearest(images + light)
+        ys = np.arange(h, dtype=np.float64) - (h - 1) / 2
+        xs = np.arange(w, dtype=np.float64) - (w - 1) / 2
+        # |x cos + y sin - offset| as the sum of a row term and a column term (float32: the
+        # result is rounded to whole levels anyway).
+        across = (xs[None] * np.cos(theta)[:, None] - offset[:, None]).astype(np.float32)
+        down = (ys[None] * np.sin(theta)[:, None]).astype(np.float32)
+        profile = np.abs(down[:, :, None] + across[:, None, :])
+        # Full light within half the width, fading linearly to nothing at the full width.
+        np.subtract(width.astype(np.float32)[:, None, None], profile, out=profile)
+        profile *= (2.0 / width).astype(np.float32)[:, None, None]
+        np.clip(profile, 0.0, 1.0, out=profile)
+        gain = (alpha[:, None] * wavelength_rgb(nm)[:, :c] * LEVELS).astype(np.float32)
+        light = gain[:, :, None, None] * profile[:, None]
+        out = light.reshape(n, beams, c, h, w)
+        out += images[:, None]
+        np.rint(out, out=out)
+        np.clip(out, 0.0, LEVELS, out=out)
+        return np.asarray(out.reshape(n * beams, c, h, w))
 
     def _decode(self, params: np.ndarray, h: int, w: int) -> tuple[np.ndarray, ...]:
         side, reach = min(h, w), np.hypot(h, w) / 2

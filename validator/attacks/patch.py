@@ -89,8 +89,8 @@ class PatchAttack:
     ) -> None:
         _, c, h, w = images.shape
         side = state.content.shape[-1]
-        content = state.content[active].copy()
-        top, left = state.top[active].copy(), state.left[active].copy()
+        content = state.content[active]  # fancy indexing: copies
+        top, left = state.top[active], state.left[active]
         if self.move_every > 0 and step % self.move_every == self.move_every - 1:
             reach = max(1, round(p_schedule(1.0, step, steps) * max(h, w)))
             top = np.clip(top + np.rint((u[:, 0] * 2 - 1) * reach).astype(np.int64), 0, h - side)
@@ -146,9 +146,9 @@ def _stripes(
 def _paste(
     images: np.ndarray, content: np.ndarray, top: np.ndarray, left: np.ndarray
 ) -> np.ndarray:
-    """``images`` with each image's patch pasted at its place."""
-    out = images.copy()
+    """``images`` (a copy the caller owns: changed in place) with each image's patch pasted at
+    its place."""
     side = content.shape[-1]
     for k in range(len(images)):
-        out[k, :, top[k] : top[k] + side, left[k] : left[k] + side] = content[k]
-    return out
+        images[k, :, top[k] : top[k] + side, left[k] : left[k] + side] = content[k]
+    return images
