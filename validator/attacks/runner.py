@@ -32,7 +32,7 @@ from validator.attacks.masking import (
     probe_outputs,
 )
 from validator.attacks.model_fn import SCORE_DRAWS, QueryModel
-from validator.attacks.outcomes import SetOutcome, SuiteRun, worst_case
+from validator.attacks.outcomes import SetOutcome, SuiteRun, eot_summary, worst_case
 from validator.attacks.suites import Entry, Suite, load_suite
 from validator.attacks.tap import tapped_forward
 from validator.attacks.whitebox import Conversion, Unavailable
@@ -283,6 +283,7 @@ class _Context:
             sum(float(r["p_correct"]) for r in records) if random else None,
             sum(1 for r in records if r["correct_every_run"]) if random else None,
             methods,
+            eot_summary(records),
         )
 
     def _attack(
