@@ -7,8 +7,8 @@ attack's per-image seeds: Square's squares, PGD's and APGD's random starts).
 Prints, per seed, the images left right per set, pooled over the three sets (of 36) and in the
 worst case per image (of 12); then the spread over seeds (max - min, mean, sd) that the test's
 tolerance comes from. ``--variants`` also attacks every masked variant at seed 0 (the table in
-docs/attacks.md); ``--no-straight-through`` turns off the ArgMax straight-through (the "before"
-row of the ArgMax variant).
+docs/attacks.md; ``--variant KIND`` one of them); ``--no-straight-through`` turns off the
+ArgMax straight-through (the "before" row of the ArgMax variant).
 """
 
 from __future__ import annotations
@@ -21,15 +21,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.unit.masked_variants import IMAGES, VARIANTS, masked_variant, paired_suite  # noqa: E402
-from tests.unit.test_attacks_models import (  # noqa: E402
+from tests.unit.masked_variants import IMAGES, VARIANTS, masked_variant, paired_suite
+from tests.unit.test_attacks_models import (
     linear_model,
     save,
     test_profile,
     write_dataset,
 )
-from validator.attacks.outcomes import SuiteRun  # noqa: E402
-from validator.attacks.runner import run_suite  # noqa: E402
+from validator.attacks.outcomes import SuiteRun
+from validator.attacks.runner import run_suite
 
 
 def _right(run: SuiteRun) -> tuple[list[float], float, int]:
@@ -46,13 +46,16 @@ def _row(name: str, run: SuiteRun) -> str:
     per_set, pooled, worst = _right(run)
     sets = " ".join(f"{v:6.2f}" for v in per_set)
     signs = ",".join(sorted({s.kind.value for s in run.signs})) or "none"
-    return f"{name:>18} {sets}   pooled {pooled:6.2f}/{3 * IMAGES}   worst {worst}/{IMAGES}   {signs}"
+    return (
+        f"{name:>18} {sets}   pooled {pooled:6.2f}/{3 * IMAGES}   worst {worst}/{IMAGES}   {signs}"
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=8)
-    parser.add_argument("--variants", action="store_true")
+    parser.add_argument("--variants", action="store_true", help="every masked variant")
+    parser.add_argument("--variant", action="append", default=[], choices=VARIANTS)
     parser.add_argument("--no-straight-through", action="store_true")
     args = parser.parse_args()
     if args.no_straight_through:
@@ -78,7 +81,7 @@ def main() -> int:
                 f"{max(values) - min(values):g} of {of}), mean {statistics.mean(values):.2f}, "
                 f"sd {sd:.2f} images"
             )
-        for kind in VARIANTS if args.variants else ():
+        for kind in VARIANTS if args.variants else args.variant:
             path = save(masked_variant(kind), folder, kind)
             print(_row(kind, run_suite(path, data, paired_suite(0), test_profile())))
     return 0

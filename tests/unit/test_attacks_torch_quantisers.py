@@ -11,12 +11,13 @@ import onnxruntime as ort
 import pytest
 
 from tests.unit.masked_variants import ARGMAX_ENCODINGS, ARGMAX_UNCOVERED, masked_variant
-from tests.unit.test_attacks_models import random_images, save
+from tests.unit.test_attacks_models import query_model, random_images, save
 from validator.attacks.masking import input_path_ops
 
 torch = pytest.importorskip("torch")
 
 from validator.attacks.torch_graph import TorchGraph  # noqa: E402 (needs torch)
+from validator.attacks.whitebox import WhiteBox  # noqa: E402
 
 
 def _inputs() -> np.ndarray:
@@ -57,3 +58,21 @@ def test_without_a_gradient_nothing_changes(encoding: str) -> None:
     with torch.no_grad():
         plain = TorchGraph(model, torch)(x)
     assert not plain.requires_grad
+
+
+@pytest.mark.parametrize(
+    ("kind", "method"),
+    [
+        (f"argmax-{ARGMAX_UNCOVERED}", "pgd+no-gradient"),  # was a RuntimeError traceback
+        ("argmax-quantise", "pgd"),
+    ],
+)
+def test_white_box_attacks_run_with_or_without_a_gradient(
+    kind: str, method: str, tmp_path: Path
+) -> None:
+    model = query_model(save(masked_variant(kind), tmp_path, kind))
+    images = random_images(4, seed=5)
+    labels = model.predict(images)
+    result = WhiteBox(method="pgd", eps=4 / 255).run(model, images, labels, [1, 2, 3, 4], 5)
+    assert result.per_image["method"] == [method] * 4
+    assert np.all(np.abs(result.images - images) <= 4 + 1e-6)

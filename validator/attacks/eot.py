@@ -29,7 +29,8 @@ SE_TARGET = 0.5  # relative standard error of the averaged gradient to reach
 @dataclass
 class Grad:
     """Loss and input gradient of ``logits`` (a function of the input batch); ``random`` turns
-    on adaptive EOT. ``draws`` collects, per call, the draws each image took."""
+    on adaptive EOT. ``draws`` collects, per call, the draws each image took; ``blind`` says
+    that the loss did not depend differentiably on the input (the gradient was zero)."""
 
     logits: Any
     loss: Any
@@ -38,6 +39,7 @@ class Grad:
     cap: int = MAX_DRAWS
     target: float = SE_TARGET
     draws: list[np.ndarray] = field(default_factory=list)
+    blind: bool = False  # set when no gradient reached the input
 
     def per_image(self, images: int) -> tuple[np.ndarray, np.ndarray]:
         """Per image: mean draws per gradient and total draws over all calls."""
@@ -76,6 +78,9 @@ def _draw(torch: Any, fn: Grad, x: Any, y: Any) -> tuple[Any, Any, Any]:
     leaf = x.clone().requires_grad_(True)
     z = fn.logits(leaf)
     loss = fn.loss(torch, z, y)
+    if not loss.requires_grad:  # no path from the input carries a gradient (an uncovered
+        fn.blind = True  # non-differentiable operator): the attack steps nowhere, and says so
+        return loss.detach(), torch.zeros_like(x), torch.softmax(z.detach(), dim=1)
     (grad,) = torch.autograd.grad(loss.sum(), leaf)
     return loss.detach(), grad.detach(), torch.softmax(z.detach(), dim=1)
 

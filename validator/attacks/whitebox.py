@@ -210,10 +210,16 @@ class WhiteBox:
         mean_draws, total_draws = grad.per_image(len(images))
         queries = total_draws + model.draws  # gradient draws, then the judging run(s)
         extra: dict[str, list[Any]] = {
-            "method": [f"{self.method}{'+eot' if model.random else ''}"] * len(images),
+            "method": [_method(self.method, model.random, grad.blind)] * len(images),
             "eot_draws": [round(float(d), 2) for d in mean_draws],  # per gradient, mean
         }
         return AttackResult(levels, queries.astype(np.int64), success, extra)
+
+
+def _method(method: str, random: bool, blind: bool) -> str:
+    """The method as run: ``+eot`` for a random model, ``+no-gradient`` when no gradient
+    reached the input (the attack stayed at its random start)."""
+    return f"{method}{'+eot' if random else ''}{'+no-gradient' if blind else ''}"
 
 
 def _logit_fn(torch: Any, conversion: Conversion, model: QueryModel) -> Any:
