@@ -13,7 +13,7 @@ import pytest
 
 from tests.unit.masked_variants import EPS, IMAGES, VARIANTS, masked_variant, paired_suite
 from tests.unit.test_attacks_models import linear_model, save, test_profile, write_dataset
-from validator.attacks.masking import UPPER_BOUND
+from validator.attacks.masking import UPPER_BOUND, random_sources
 from validator.attacks.runner import SuiteRun, run_suite
 from validator.attacks.square import SquareLinf
 from validator.attacks.suites import Entry, Suite
@@ -111,3 +111,33 @@ def test_white_box_eot_draws_are_recorded_per_image_and_set(
         assert record["queries"] >= round(3 * record["eot_draws"])
     summary = run.sets[0].to_dict()["eot_draws"]
     assert summary == manifest["eot_draws"] and low <= summary["mean"] <= summary["max"] <= high
+
+
+@pytest.mark.parametrize(
+    ("kind", "ops"),
+    [
+        ("plain", []),
+        ("two-weights", ["RandomUniform"]),  # a coin: not on the input path, reaches the output
+        ("noise-0.03", ["RandomNormalLike"]),
+        ("argmax-quantise", []),
+    ],
+)
+def test_random_operators_reaching_the_output_are_found(kind: str, ops: list[str]) -> None:
+    model = linear_model() if kind == "plain" else masked_variant(kind)
+    assert [op for _, op in random_sources(model)] == ops
+
+
+def test_a_coin_that_lands_the_same_way_in_every_probe_run_is_still_randomized(
+    plain_run: tuple[Path, SuiteRun], tmp_path: Path
+) -> None:
+    """Two weight sets chosen by a coin: the probe's runs agree a quarter of the time (all
+    three land alike); here the coin always lands alike, yet the model counts as randomized."""
+    data, _ = plain_run
+    model = masked_variant("two-weights")
+    coin = next(n for n in model.graph.node if n.op_type == "RandomUniform")
+    for attribute in coin.attribute:
+        if attribute.name == "high":
+            attribute.f = 0.1  # always below 0.5: the same weights every run
+    suite = Suite("one", (Entry(SquareLinf(eps=EPS), 5),), seed=0, max_images=2)
+    run = run_suite(save(model, tmp_path, "coin"), data, suite, test_profile())
+    assert run.randomized and "although the probe runs agreed" in run.findings[0].message

@@ -30,6 +30,8 @@ from validator.attacks.masking import (
     masking_finding,
     output_signs,
     probe_outputs,
+    random_sources,
+    unseen_random_sign,
 )
 from validator.attacks.model_fn import SCORE_DRAWS, QueryModel
 from validator.attacks.outcomes import SetOutcome, SuiteRun, eot_summary, worst_case
@@ -219,6 +221,10 @@ class _Context:
             proto = onnx.load(str(path), load_external_data=False)
         except Exception:  # a file onnxruntime runs but onnx cannot parse: no graph evidence
             return signs
+        hidden = [] if probe.random else random_sources(proto)
+        if hidden:  # a coin (two weight sets) can land the same way in every probe run
+            self.model.make_random(EOT_DRAWS)
+            signs.append(unseen_random_sign(hidden))
         return signs + graph_signs(proto)
 
     def load(self, samples: Sequence[Sample]) -> np.ndarray:
