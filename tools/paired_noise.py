@@ -44,11 +44,10 @@ def _right(run: SuiteRun) -> tuple[list[float], float, int]:
 
 def _row(name: str, run: SuiteRun) -> str:
     per_set, pooled, worst = _right(run)
-    sets = " ".join(f"{v:6.2f}" for v in per_set)
+    sets = " ".join(f"{v:6.2f}" for v in per_set) + "   skipped" * (3 - len(per_set))
+    images = sum(o.images for o in run.attacked)
     signs = ",".join(sorted({s.kind.value for s in run.signs})) or "none"
-    return (
-        f"{name:>18} {sets}   pooled {pooled:6.2f}/{3 * IMAGES}   worst {worst}/{IMAGES}   {signs}"
-    )
+    return f"{name:>18} {sets}   pooled {pooled:6.2f}/{images}   worst {worst}/{IMAGES}   {signs}"
 
 
 def main() -> int:
