@@ -108,6 +108,8 @@ def test_no_manifest_is_no_evidence(tmp_path: Path) -> None:
         ({**_run([]), "model": None}, _set(), "model is not a JSON object"),
         (_run([]), {**_set(), "draws_per_query": "8"}, "not a positive whole number"),
         (_run([]), {**_set(), "draws_per_query": True}, "not a positive whole number"),
+        (_run([]), {**_set(), "eot_draws": {"mean": "4"}}, "eot_draws.mean is not a number"),
+        (_run([]), {**_set(), "eot_draws": [4]}, "eot_draws is not a JSON object"),
         ("[" * 100_000 + "]" * 100_000, _set(), "not valid JSON"),  # deep nesting
     ],
 )  # fmt: skip
@@ -144,3 +146,14 @@ def test_oversized_linked_out_or_odd_manifests_are_refused(
     (odd.root / "manifest.json").mkdir()
     evidence = read_evidence(odd)
     assert evidence is not None and "not a regular file" in evidence.problems[0]
+
+
+def test_white_box_draws_per_set_reach_the_score(tmp_path: Path) -> None:
+    per_set = {**_set(8), "eot_draws": {"mean": 5.5, "max": 16, "convention": "c"}}
+    dataset = _dataset(tmp_path, _run(["random"]), per_set)
+    report = Report({}, {}, score={})
+    add_evidence(report, dataset, SHA, error=False)
+    assert report.score is not None
+    assert report.score["attack_manifest"]["eot_draws"] == {
+        "square-linf": {"mean": 5.5, "max": 16.0}
+    }

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,7 @@ class Evidence:
     signs: tuple[str, ...]  # masking evidence kinds recorded (sorted)
     randomized: bool
     problems: tuple[str, ...]  # one line per malformed manifest
+    eot_draws: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # white-box sets
 
     @property
     def upper_bound(self) -> bool:
@@ -99,6 +100,7 @@ def read_evidence(dataset: Dataset) -> Evidence | None:
         tuple(sorted(signs)),
         randomized,
         tuple(problems),
+        {name: f["eot_draws"] for name, f in per_set.items() if f["eot_draws"] is not None},
     )
 
 
@@ -158,7 +160,16 @@ def _set_facts(data: Any) -> dict[str, Any]:
     draws = top.get("draws_per_query", 1)
     if not isinstance(draws, int) or isinstance(draws, bool) or draws < 1:
         raise Malformed("draws_per_query is not a positive whole number")
-    return {"random": draws > 1}
+    eot = top.get("eot_draws")
+    if eot is not None:
+        eot = {k: _number(_mapping(eot, "eot_draws").get(k), k) for k in ("mean", "max")}
+    return {"random": draws > 1, "eot_draws": eot}
+
+
+def _number(value: Any, what: str) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 1 <= value <= 1e6:
+        raise Malformed(f"eot_draws.{what} is not a number of draws")
+    return float(value)
 
 
 def _tool(top: Mapping[str, Any]) -> None:
@@ -221,6 +232,7 @@ def _provenance(evidence: Evidence, model_sha256: str | None) -> Finding:
         "same_model": same,
         "sets": list(evidence.sets),
         "problems": list(evidence.problems),
+        "eot_draws": {name: dict(v) for name, v in evidence.eot_draws.items()},
     }
     problems: list[str] = []
     if same is False:
