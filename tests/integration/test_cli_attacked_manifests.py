@@ -15,9 +15,9 @@ from click.testing import CliRunner
 
 from tests.unit.masked_variants import masked_variant
 from tests.unit.test_attacks_models import linear_model, save, write_dataset
-from validator.cli.attack import attack_command
 from validator.attacks.masking import UPPER_BOUND
 from validator.cli import cli
+from validator.cli.attack import attack_command
 
 PROFILE = 'base = "final"\nnum_classes = 10\ninput_size = 16\n'
 SUITE = '[[attack]]\nkind = "square-linf"\nbudget = 20\n' \

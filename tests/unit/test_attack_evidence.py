@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 import validator.scoring.attack_evidence as evidence_module
-from validator.scoring.attack_evidence import BOUND, add_evidence, read_evidence
 from validator.attacks.masking import UPPER_BOUND
 from validator.data.datasets import Dataset, ImageSet, LabelSource, SetKind
 from validator.findings import Report
+from validator.scoring.attack_evidence import BOUND, add_evidence, read_evidence
 
 SHA = "ab" * 32
 OTHER = "cd" * 32
