@@ -53,6 +53,7 @@ DEFAULT_SEVERITY: Mapping[CheckId, Severity] = MappingProxyType(
         CheckId.BATCH_CONSISTENCY: Severity.WARNING,
         CheckId.MASKING: Severity.WARNING,
         CheckId.CONVERTIBLE: Severity.WARNING,
+        CheckId.ATTACK_MANIFEST: Severity.WARNING,
         CheckId.SCORE_SPREAD: Severity.WARNING,
         CheckId.TORCH_OUTPUT: Severity.ERROR,
         CheckId.TORCH_PARAMS: Severity.ERROR,

@@ -23,6 +23,7 @@ class CheckId(str, enum.Enum):
     BATCH_CONSISTENCY = "batch-consistency"
     MASKING = "masking"  # from attack runs: outputs or operators that hide gradients
     CONVERTIBLE = "convertible"  # from white-box runs: the ONNX-to-PyTorch conversion agrees
+    ATTACK_MANIFEST = "attack-manifest"  # attacked sets read from disk: made against this model
     SCORE_SPREAD = "score-spread"  # Track 2: a detector's scores separate images at all
     # PyTorch submissions (zip with model.py): the platform's own checks on the module
     TORCH_OUTPUT = "torch-output"  # output.numel() == num_classes for zeros(1, 3, 224, 224)

@@ -10,6 +10,9 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from tests.unit.test_attacks_models import SIZE, linear_model
+from validator.attacks.square import SquareLinf
+from validator.attacks.suites import Entry, Suite
+from validator.attacks.whitebox import WhiteBox
 
 VARIANTS = (
     "noise-0.01",
@@ -20,7 +23,29 @@ VARIANTS = (
     "quantise",
     "round",
     "two-weights",
+    "argmax-quantise",
 )
+# ArgMax quantisers in the encodings the interpreter's straight-through covers (the first is the
+# variant above), and one it does not (``x * x - 2 * x * l`` reads the input twice).
+ARGMAX_ENCODINGS = ("gather", "gather-keepdims", "onehot-matmul", "palette", "palette-onehot")
+ARGMAX_UNCOVERED = "expanded-square"
+QUANTISE_LEVELS = 16  # levels per channel of the ArgMax quantiser, evenly spaced in [0, 1]
+IMAGES = 12  # images the variants and the plain model are attacked on
+EPS = 2 / 255
+
+
+def paired_suite(seed: int = 0) -> Suite:
+    """The suite every variant and the plain model run (the paired test and the measurement of
+    the paired noise in tools/paired_noise.py): Square L-inf, PGD and APGD-CE at ``EPS``."""
+    return Suite(
+        "paired",
+        (
+            Entry(SquareLinf(eps=EPS), 60),
+            Entry(WhiteBox(method="pgd", eps=EPS), 10),
+            Entry(WhiteBox("apgd-ce", method="apgd-ce", eps=EPS), 10),
+        ),
+        seed=seed,
+    )
 
 
 def _const(name: str, value: object, dtype: type = np.float32) -> onnx.TensorProto:
@@ -69,6 +94,10 @@ def _front(kind: str, inits: list[onnx.TensorProto]) -> tuple[list[onnx.NodeProt
             *cast,
             helper.make_node("Div", ["qf", "levels"], ["x"]),
         ], "x"
+    if kind == "argmax-quantise":
+        return argmax_quantiser("gather", inits), "x"
+    if kind.startswith("argmax-"):
+        return argmax_quantiser(kind.removeprefix("argmax-"), inits), "x"
     if kind == "resize-pad":
         return _resize_pad(inits), "x"
     if kind == "crop":
@@ -171,3 +200,75 @@ def _two_weights(
         body[-1],
     ]
     return nodes, inits
+
+
+def argmax_quantiser(encoding: str, inits: list[onnx.TensorProto]) -> list[onnx.NodeProto]:
+    """``input`` -> ``x``: each value (or, for the palettes, each pixel's colour) replaced by
+    the nearest of a constant set, found by an ArgMax over the negated distances."""
+    levels = np.linspace(0.0, 1.0, QUANTISE_LEVELS).astype(np.float32)
+    inits += [_const("q_levels", levels), _const("q_last", [-1], np.int64)]
+    if encoding.startswith("palette"):
+        return _palette(encoding, inits)
+    nodes = [helper.make_node("Unsqueeze", ["input", "q_last"], ["q_u"])]
+    if encoding == ARGMAX_UNCOVERED:  # -(x^2 - 2 x l + l^2): x read twice, not covered
+        inits += [_const("q_two_l", 2 * levels), _const("q_l2", levels**2)]
+        nodes += [
+            helper.make_node("Mul", ["q_u", "q_u"], ["q_sq"]),
+            helper.make_node("Mul", ["q_u", "q_two_l"], ["q_cross"]),
+            helper.make_node("Sub", ["q_sq", "q_cross"], ["q_part"]),
+            helper.make_node("Add", ["q_part", "q_l2"], ["q_dist"]),
+        ]
+    else:
+        nodes += [
+            helper.make_node("Sub", ["q_u", "q_levels"], ["q_diff"]),
+            helper.make_node("Abs", ["q_diff"], ["q_dist"]),
+        ]
+    keep = 1 if encoding == "gather-keepdims" else 0
+    nodes += [
+        helper.make_node("Neg", ["q_dist"], ["q_score"]),
+        helper.make_node("ArgMax", ["q_score"], ["q_idx"], axis=-1, keepdims=keep),
+    ]
+    if encoding == "onehot-matmul":
+        inits += [
+            _const("q_depth", [QUANTISE_LEVELS], np.int64),
+            _const("q_values", [0.0, 1.0]),
+            _const("q_column", levels[:, None]),
+        ]
+        return [
+            *nodes,
+            helper.make_node("OneHot", ["q_idx", "q_depth", "q_values"], ["q_hot"], axis=-1),
+            helper.make_node("MatMul", ["q_hot", "q_column"], ["q_col"]),
+            helper.make_node("Squeeze", ["q_col", "q_last"], ["x"]),
+        ]
+    if keep:
+        return [
+            *nodes,
+            helper.make_node("Gather", ["q_levels", "q_idx"], ["q_kept"], axis=0),
+            helper.make_node("Squeeze", ["q_kept", "q_last"], ["x"]),
+        ]
+    return [*nodes, helper.make_node("Gather", ["q_levels", "q_idx"], ["x"], axis=0)]
+
+
+def _palette(encoding: str, inits: list[onnx.TensorProto]) -> list[onnx.NodeProto]:
+    """Nearest of 3 colours (so that a one-hot over them has the shape of a pixel's colour:
+    the straight-through must not take it for the quantised value)."""
+    palette = np.array([[0.1, 0.2, 0.3], [0.5, 0.5, 0.5], [0.9, 0.7, 0.6]], np.float32)
+    inits += [_const("q_palette", palette), _const("q_axis3", [3], np.int64)]
+    nodes = [
+        helper.make_node("Transpose", ["input"], ["q_nhwc"], perm=[0, 2, 3, 1]),
+        helper.make_node("Unsqueeze", ["q_nhwc", "q_axis3"], ["q_u"]),
+        helper.make_node("Sub", ["q_u", "q_palette"], ["q_diff"]),
+        helper.make_node("Mul", ["q_diff", "q_diff"], ["q_sq"]),
+        helper.make_node("ReduceSum", ["q_sq", "q_last"], ["q_dist"], keepdims=0),
+        helper.make_node("Neg", ["q_dist"], ["q_score"]),
+        helper.make_node("ArgMax", ["q_score"], ["q_idx"], axis=-1, keepdims=0),
+    ]
+    if encoding == "palette-onehot":
+        inits += [_const("q_depth", [3], np.int64), _const("q_values", [0.0, 1.0])]
+        nodes += [
+            helper.make_node("OneHot", ["q_idx", "q_depth", "q_values"], ["q_hot"], axis=-1),
+            helper.make_node("MatMul", ["q_hot", "q_palette"], ["q_rgb"]),
+        ]
+    else:
+        nodes.append(helper.make_node("Gather", ["q_palette", "q_idx"], ["q_rgb"], axis=0))
+    return [*nodes, helper.make_node("Transpose", ["q_rgb"], ["x"], perm=[0, 3, 1, 2])]

@@ -10,7 +10,12 @@ import numpy as np
 import pytest
 from onnx import helper
 
-from tests.unit.masked_variants import masked_variant
+from tests.unit.masked_variants import (
+    ARGMAX_ENCODINGS,
+    ARGMAX_UNCOVERED,
+    VARIANTS,
+    masked_variant,
+)
 from tests.unit.test_attacks_models import SIZE, linear_model, save
 from validator import validate
 from validator.findings import Finding, Status
@@ -87,3 +92,12 @@ def test_unbounded_or_huge_draws_are_not_folded() -> None:
     wraps = [2**32, 2**32]  # a product that wraps to 0 in int64
     assert largest_draw(huge, {"shape": wraps}, {}) is None
     assert largest_draw(huge, {"shape": [-1, 4]}, {}) is None
+
+
+@pytest.mark.parametrize(
+    "kind", [*VARIANTS, *(f"argmax-{e}" for e in ARGMAX_ENCODINGS), f"argmax-{ARGMAX_UNCOVERED}"]
+)
+def test_no_masked_variant_fails_flops_for_an_unknown_shape(kind: str, tmp_path: Path) -> None:
+    finding = _flops(save(masked_variant(kind), tmp_path, kind))
+    assert finding.status is Status.PASS, finding.message
+    assert "not counted" not in finding.message and "unknown" not in finding.message

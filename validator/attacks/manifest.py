@@ -9,7 +9,7 @@ from typing import Any
 
 from validator import __version__
 from validator.attacks.base import AttackResult
-from validator.attacks.outcomes import SetOutcome, ratio
+from validator.attacks.outcomes import SetOutcome, eot_summary, ratio
 from validator.attacks.suites import Entry, Suite
 from validator.attacks.writer import png_name
 from validator.config import Profile
@@ -54,6 +54,7 @@ def set_manifest(
         "suite_seed": suite.seed,
         "profile": profile_facts(profile),
         "draws_per_query": draws,
+        "eot_draws": eot_summary(records),
         "summary": {
             "images": len(records),
             "fooled": fooled,

@@ -244,6 +244,32 @@ def _reaching_output(
     return seen
 
 
+def random_sources(model: onnx.ModelProto) -> list[tuple[str, str]]:
+    """(node name, op type) of random operators whose output reaches the graph output, on the
+    input path or not (a coin choosing between two weight sets reads no input)."""
+    index = build_index(model.graph)
+    nodes = list(model.graph.node)
+    reaching = _reaching_output(model.graph, index.producer, nodes)
+    return [
+        (index.node_name(p), nodes[p].op_type)
+        for p in sorted(reaching)
+        if nodes[p].op_type in RANDOM_OPS
+    ]
+
+
+def unseen_random_sign(found: Sequence[tuple[str, str]]) -> Sign:
+    """The ``random`` sign for a model whose probe runs happened to agree although random
+    operators reach its output: it is attacked and scored as randomized all the same."""
+    listed = ", ".join(f"{op} ({name})" for name, op in found[:5])
+    return Sign(
+        SignKind.RANDOM,
+        f"random operators reach the output ({listed}) although the probe runs agreed: the "
+        f"model is treated as randomized (each attack iteration averages {EOT_DRAWS} to "
+        f"{MAX_DRAWS} runs per image; attacked images are scored over {SCORE_DRAWS} runs)",
+        {"nodes": [{"name": n, "op": op} for n, op in found], "draws": EOT_DRAWS},
+    )
+
+
 def graph_signs(model: onnx.ModelProto) -> list[Sign]:
     """The non-differentiable / random operator sign, if any."""
     found = input_path_ops(model)

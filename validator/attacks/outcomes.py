@@ -3,6 +3,7 @@ per-image worst case over every set."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ class SetOutcome:
     expected_correct: float | None = None  # random model: sum over images of P(correct)
     worst_correct: int | None = None  # random model: images right in every scoring run
     methods: dict[str, int] = field(default_factory=dict)  # method actually used -> images
+    eot_draws: dict[str, Any] | None = None  # white-box: draws per gradient (eot_summary)
 
     @property
     def correct(self) -> int:
@@ -54,6 +56,7 @@ class SetOutcome:
             "skipped": self.skipped,
             "methods": dict(self.methods),
             "randomized": self.randomized(),
+            "eot_draws": self.eot_draws,
         }
 
     def randomized(self) -> dict[str, Any] | None:
@@ -114,6 +117,20 @@ def worst_case(outcomes: dict[str, dict[str, bool]]) -> dict[str, Any] | None:
         "sets": sorted(outcomes),
         "convention": "an image counts as right only if every attacked set that took it left "
         "it right",
+    }
+
+
+def eot_summary(records: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """Draws per gradient over a white-box set's images (each record's ``eot_draws`` is its
+    mean over the attack's steps): 1 for a deterministic model; None for other attacks."""
+    values = [float(r["eot_draws"]) for r in records if "eot_draws" in r]
+    if not values:
+        return None
+    return {
+        "mean": round(sum(values) / len(values), 2),
+        "max": round(max(values), 2),
+        "convention": "model runs averaged per gradient and image (EOT), mean over the steps; "
+        "1 for a deterministic model",
     }
 
 

@@ -30,9 +30,11 @@ from validator.attacks.masking import (
     masking_finding,
     output_signs,
     probe_outputs,
+    random_sources,
+    unseen_random_sign,
 )
 from validator.attacks.model_fn import SCORE_DRAWS, QueryModel
-from validator.attacks.outcomes import SetOutcome, SuiteRun, worst_case
+from validator.attacks.outcomes import SetOutcome, SuiteRun, eot_summary, worst_case
 from validator.attacks.suites import Entry, Suite, load_suite
 from validator.attacks.tap import tapped_forward
 from validator.attacks.whitebox import Conversion, Unavailable
@@ -231,6 +233,10 @@ class _Context:
             proto = onnx.load(str(path), load_external_data=False)
         except Exception:  # a file onnxruntime runs but onnx cannot parse: no graph evidence
             return signs
+        hidden = [] if probe.random else random_sources(proto)
+        if hidden:  # a coin (two weight sets) can land the same way in every probe run
+            self.model.make_random(EOT_DRAWS)
+            signs.append(unseen_random_sign(hidden))
         return signs + graph_signs(proto)
 
     def load(self, samples: Sequence[Sample]) -> np.ndarray:
@@ -295,6 +301,7 @@ class _Context:
             sum(float(r["p_correct"]) for r in records) if random else None,
             sum(1 for r in records if r["correct_every_run"]) if random else None,
             methods,
+            eot_summary(records),
         )
 
     def _attack(

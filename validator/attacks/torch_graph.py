@@ -21,6 +21,7 @@ from onnx import helper, numpy_helper
 from validator.attacks import torch_layers as layers
 from validator.attacks import torch_tensors as tensors
 from validator.attacks.torch_layers import NotConvertible, Op
+from validator.attacks.torch_quantisers import StraightThrough, find_quantisers
 
 __all__ = ["NotConvertible", "TorchGraph", "unsupported_ops"]
 
@@ -51,12 +52,14 @@ class TorchGraph:
         self.nodes = [
             (n, {a.name: helper.get_attribute_value(a) for a in n.attribute}) for n in graph.node
         ]
+        self.quantisers = find_quantisers(graph)  # ArgMax quantisers: straight-through
 
     def __call__(self, x: Any, output: str | None = None) -> Any:
         """The graph's first output for ``x``, or the tensor called ``output``."""
         env: dict[str, Any] = dict(self.constants)
         env[self.input] = x
-        for node, attrs in self.nodes:
+        through = StraightThrough(self.quantisers)
+        for position, (node, attrs) in enumerate(self.nodes):
             args = [env[name] if name else None for name in node.input]
             try:
                 result = _OPS[node.op_type](self.torch, attrs, *args)
@@ -69,6 +72,8 @@ class TorchGraph:
             outputs = result if isinstance(result, tuple) else (result,)
             for name, value in zip(node.output, outputs, strict=False):
                 env[name] = value
+            if self.quantisers:
+                through.after(position, node.op_type, node.output, env)
         return env[output or self.output]
 
 
@@ -158,6 +163,7 @@ _OPS: dict[str, Op] = {
     "ReduceMean": layers.reduce("mean"),
     "ReduceSum": layers.reduce("sum"),
     "ReduceMax": layers.reduce("max"),
+    "OneHot": tensors.one_hot,
     "ArgMax": lambda t, a, x: t.argmax(
         x, dim=int(a.get("axis", 0)), keepdim=bool(a.get("keepdims", 1))
     ),

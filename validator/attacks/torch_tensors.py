@@ -129,6 +129,19 @@ def transpose(torch: Any, a: dict[str, Any], x: Any) -> Any:
     return x.permute(*(a.get("perm") or reversed(range(x.dim()))))
 
 
+def one_hot(torch: Any, a: dict[str, Any], indices: Any, depth: Any, values: Any) -> Any:
+    """ONNX OneHot: ``values[1]`` at each index along ``axis`` (default last), ``values[0]``
+    elsewhere; negative indices count from the end."""
+    size = int(depth.reshape(-1)[0])
+    idx = indices.long()
+    idx = torch.where(idx < 0, idx + size, idx)
+    hot = torch.nn.functional.one_hot(idx.clamp(0, size - 1), size).to(values.dtype)
+    hot = hot * ((idx >= 0) & (idx < size)).unsqueeze(-1).to(values.dtype)
+    out = values[0] + (values[1] - values[0]) * hot
+    axis = int(a.get("axis", -1)) % out.dim()
+    return out.movedim(-1, axis)
+
+
 def straight_through(fn: Callable[[Any, Any], Any]) -> Op:
     """BPDA (Athalye et al., 2018): the forward pass applies ``fn`` (Round, Floor, a cast to
     integers...), the backward pass treats it as the identity, so a quantising input layer

@@ -16,8 +16,9 @@ to that spread, so a temperature inside the graph cannot zero the gradient, whil
 models are attacked exactly as the reference implementations attack them. DLR is scale-free.
 
 Random layers (noise, random resize-and-pad, random crops) are drawn anew on every call of the
-PyTorch rendering: each step averages the gradient over the model's runs per evaluation
-(expectation over transformation, EOT). Round, Floor, Ceil, Sign and casts to integers pass the
+PyTorch rendering: each step averages the gradient over an adaptive number of draws per image
+(expectation over transformation, EOT; the rule is in :mod:`validator.attacks.eot`). Round,
+Floor, Ceil, Sign, casts to integers and ArgMax quantisers (:mod:`.torch_quantisers`) pass the
 gradient straight through (BPDA), so quantising input layers do not blind the attacks.
 """
 
@@ -32,6 +33,7 @@ import numpy as np
 import onnx
 
 from validator.attacks.base import LEVELS, AttackResult, Family, eps_levels
+from validator.attacks.eot import Grad, loss_and_grad
 from validator.attacks.model_fn import OutputKind, QueryModel, to_input
 from validator.attacks.tap import softmax_input
 
@@ -193,24 +195,31 @@ class WhiteBox:
         steps = max(int(budget), 1)
         with torch.enable_grad():
             loss = _dlr_loss if self.method == "apgd-dlr" else _ce_loss
-            logits = _logit_fn(torch, conversion, model)
-            eot = model.draws if model.random else 1
+            grad = Grad(_logit_fn(torch, conversion, model), loss, random=model.random)
             x = torch.from_numpy(images.astype(np.float64) / LEVELS)
             y = torch.from_numpy(labels.astype(np.int64))
             eps = e / LEVELS
             x0 = torch.clamp(x + eps * torch.from_numpy(start), 0, 1)
-            if self.method == "pgd":
-                adv = _pgd(torch, _Grad(logits, loss, eot), x, y, x0, eps, steps)
-            else:
-                adv = _apgd(torch, _Grad(logits, loss, eot), x, y, x0, eps, steps)
+            attack = _pgd if self.method == "pgd" else _apgd
+            adv = attack(torch, grad, x, y, x0, eps, steps)
         levels = np.rint(adv.detach().numpy() * LEVELS)
         levels = np.clip(levels, np.maximum(images - e, 0), np.minimum(images + e, LEVELS)).astype(
             np.float32
         )
         success = np.asarray(model.predict(levels) != labels)
-        queries = np.full(len(images), steps * eot + model.draws, dtype=np.int64)
-        extra = {"method": [f"{self.method}{'+eot' if eot > 1 else ''}"] * len(images)}
-        return AttackResult(levels, queries, success, extra)
+        mean_draws, total_draws = grad.per_image(len(images))
+        queries = total_draws + model.draws  # gradient draws, then the judging run(s)
+        extra: dict[str, list[Any]] = {
+            "method": [_method(self.method, model.random, grad.blind)] * len(images),
+            "eot_draws": [round(float(d), 2) for d in mean_draws],  # per gradient, mean
+        }
+        return AttackResult(levels, queries.astype(np.int64), success, extra)
+
+
+def _method(method: str, random: bool, blind: bool) -> str:
+    """The method as run: ``+eot`` for a random model, ``+no-gradient`` when no gradient
+    reached the input (the attack stayed at its random start)."""
+    return f"{method}{'+eot' if random else ''}{'+no-gradient' if blind else ''}"
 
 
 def _logit_fn(torch: Any, conversion: Conversion, model: QueryModel) -> Any:
@@ -247,55 +256,31 @@ def _dlr_loss(torch: Any, z: Any, y: Any) -> Any:
     return -(true - best_other) / (ordered[:, -1] - ordered[:, -3] + 1e-12)
 
 
-@dataclass(frozen=True)
-class _Grad:
-    """Loss and input gradient, averaged over ``eot`` calls (draws) of a random model."""
-
-    logits: Any
-    loss: Any
-    eot: int = 1
-
-
-def _loss_and_grad(torch: Any, fn: _Grad, x: Any, y: Any) -> tuple[Any, Any, Any]:
-    total_loss, total_grad, total_z = None, None, None
-    for _ in range(fn.eot):
-        leaf = x.clone().requires_grad_(True)
-        z = fn.logits(leaf)
-        loss = fn.loss(torch, z, y)
-        (grad,) = torch.autograd.grad(loss.sum(), leaf)
-        total_loss = loss.detach() if total_loss is None else total_loss + loss.detach()
-        total_grad = grad.detach() if total_grad is None else total_grad + grad.detach()
-        p = torch.softmax(z.detach(), dim=1)
-        total_z = p if total_z is None else total_z + p
-    assert total_loss is not None and total_z is not None
-    return total_loss / fn.eot, total_grad, total_z.argmax(1) != y
-
-
 def _project(torch: Any, x: Any, clean: Any, eps: float) -> Any:
     return torch.clamp(torch.minimum(torch.maximum(x, clean - eps), clean + eps), 0, 1)
 
 
-def _pgd(torch: Any, fn: _Grad, x: Any, y: Any, x0: Any, eps: float, steps: int) -> Any:
+def _pgd(torch: Any, fn: Grad, x: Any, y: Any, x0: Any, eps: float, steps: int) -> Any:
     """Madry et al.'s PGD with a random start and torchattacks' step (eps / 4); keeps the
     latest adversarial point found (else the last iterate)."""
     step = PGD_STEP * eps
     adv, best = x0, x0.clone()
     found = torch.zeros(len(x), dtype=torch.bool)
     for _ in range(steps):
-        _, grad, fooled = _loss_and_grad(torch, fn, adv, y)
+        _, grad, fooled = loss_and_grad(torch, fn, adv, y)
         best[fooled], found = adv[fooled], found | fooled
         adv = _project(torch, adv + step * grad.sign(), x, eps)
     best[~found] = adv[~found]
     return best
 
 
-def _apgd(torch: Any, fn: _Grad, x: Any, y: Any, x0: Any, eps: float, steps: int) -> Any:
+def _apgd(torch: Any, fn: Grad, x: Any, y: Any, x0: Any, eps: float, steps: int) -> Any:
     """APGD (Croce and Hein, ICML 2020) as its reference code runs it: momentum, step size
     halved at checkpoints where the loss rose on at most 75% of the steps since the last one
     (or the best loss did not move), restarts from the best point."""
     checkpoints = _checkpoints(steps)
     step = torch.full((len(x), 1, 1, 1), 2.0 * eps, dtype=x.dtype)
-    loss, grad, fooled = _loss_and_grad(torch, fn, x0, y)
+    loss, grad, fooled = loss_and_grad(torch, fn, x0, y)
     adv, previous = x0, x0
     best_adv, best_loss, best_grad = x0.clone(), loss.clone(), grad.clone()
     result = torch.where(fooled[:, None, None, None], x0, x0)
@@ -309,7 +294,7 @@ def _apgd(torch: Any, fn: _Grad, x: Any, y: Any, x0: Any, eps: float, steps: int
             torch, adv + (z - adv) * momentum + (adv - previous) * (1 - momentum), x, eps
         )
         previous, adv = adv, moved
-        loss, grad, fooled = _loss_and_grad(torch, fn, adv, y)
+        loss, grad, fooled = loss_and_grad(torch, fn, adv, y)
         # the latest fooling point, as the reference keeps it: deeper than the first one found,
         # so it survives the rounding to the 8-bit grid more often
         result[fooled], found = adv[fooled], found | fooled

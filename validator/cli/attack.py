@@ -109,4 +109,7 @@ def _set_detail(entry: dict[str, Any]) -> str:
             f"{random['draws_per_image']} runs per image, worst case "
             f"{random['worst_case_accuracy']:.3f}"
         )
+    eot = entry.get("eot_draws")
+    if random and eot:
+        text += f"; EOT: {eot['mean']:g} draws per gradient on average (max {eot['max']:g})"
     return text

@@ -25,6 +25,7 @@ from validator.findings import Report, Status
 from validator.inference import RuntimeFailure
 from validator.resources import ENV_VAR, missing_reason, reference_root, reference_set
 from validator.scoring.arithmetic import Score, SetScore, Tally, chance_bound, near_chance
+from validator.scoring.attack_evidence import add_evidence
 from validator.scoring.engine import (
     EngineSettings,
     PredictionsCsv,
@@ -36,7 +37,7 @@ from validator.scoring.engine import (
 from validator.scoring.gallery import GallerySink, tee
 from validator.scoring.options import ScoreOptions as ScoreOptions  # re-exported
 from validator.scoring.options import scoring_options as scoring_options  # re-exported
-from validator.vocab import CheckId, Task
+from validator.vocab import CheckId, MaskingPolicy, Task
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,9 @@ def add_score(
     extra = _attack_sets(report, ctx, options, target.dataset, progress)
     score = _score(runs, ctx.profile, target, ctx.runner.fixed_batch or batch, extra)
     report.score = score.to_dict()
+    if target.dataset.attacked:  # sets read from disk: what their attack manifests record
+        error = ctx.profile.masking is MaskingPolicy.ERROR
+        add_evidence(report, target.dataset, ctx.model.sha256, error)
     _label_score(report)
     if gallery is not None:
         report.score["gallery"] = gallery.pairs(target.dataset)
