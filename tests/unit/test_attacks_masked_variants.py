@@ -63,6 +63,7 @@ def test_masking_does_not_pay(kind: str, plain_run: tuple[Path, SuiteRun], tmp_p
     assert run.findings[0].id == "masking" and run.findings[0].status.value == "warn"
     assert run.findings[0].message.startswith(UPPER_BOUND)
     assert run.upper_bound
+    assert not [(o.name, o.skipped) for o in run.sets if o.skipped]  # white-box ran on each
     assert run.worst_case is not None and plain.worst_case is not None
     assert run.worst_case["accuracy"] <= plain.worst_case["accuracy"] + SLACK_WORST + 1e-9
     assert _pooled(run) <= _pooled(plain) + SLACK_POOLED + 1e-9

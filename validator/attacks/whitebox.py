@@ -41,7 +41,6 @@ EXTRA_HINT = "install robust-validate[whitebox] (PyTorch) to run white-box attac
 METHODS = ("pgd", "apgd-ce", "apgd-dlr")
 SPREAD_CAP = 50.0  # max - min logit per image beyond which CE sees scaled-down logits
 PGD_STEP = 0.25  # PGD step as a share of eps (torchattacks' 2/255 at 8/255)
-AGREEMENT = 0.75  # random model: share of images whose expected top class must agree
 CONVERTED = "converted graph"  # where the gradients come from, as manifests name it
 MODULE = "submitted PyTorch module"
 
@@ -113,9 +112,9 @@ def _convert(model: QueryModel, sample: np.ndarray, tolerance: float) -> Convers
         raise Unavailable(
             f"the model does not convert to PyTorch: {exc}", convertible=False
         ) from None
-    reference = model.raw(sample)
     if model.random:
-        return _random_agreement(torch, module, logits, model, sample, reference)
+        return _random_agreement(torch, proto, logits, model, sample, tolerance)
+    reference = model.raw(sample)
     compare = ours
     difference = (
         float(np.max(np.abs(compare - reference))) if compare.shape == reference.shape else math.inf
@@ -136,27 +135,55 @@ def _convert(model: QueryModel, sample: np.ndarray, tolerance: float) -> Convers
 
 
 def _random_agreement(
-    torch: Any, module: Any, logits: str | None, model: QueryModel, sample: np.ndarray,
-    reference: np.ndarray,
+    torch: Any, proto: onnx.ModelProto, logits: str | None, model: QueryModel,
+    sample: np.ndarray, tolerance: float,
 ) -> Conversion:  # fmt: skip
-    """A random model cannot match run for run: compare the top class of the average over
-    ``model.draws`` runs on each side."""
-    inputs = torch.from_numpy(to_input(sample, model.order))
-    with torch.no_grad():
-        runs = [module(inputs).double().numpy() for _ in range(model.draws)]
-    ours = np.mean(runs, axis=0)
-    agreement = (
-        float(np.mean(np.argmax(ours, 1) == np.argmax(reference, 1)))
-        if ours.shape == reference.shape
-        else 0.0
-    )
-    if agreement < AGREEMENT:
+    """A random model cannot match run for run: both runtimes run the model with every draw
+    fixed at its mean (:mod:`validator.attacks.derandomise`) and must agree value for value;
+    the attacks then use the rendering of the model as it is, draws included."""
+    from validator.attacks.derandomise import derandomised
+    from validator.attacks.torch_graph import NotConvertible, TorchGraph
+
+    fixed = derandomised(proto)
+    if fixed is None:
         raise Unavailable(
-            f"the PyTorch conversion of this random model disagrees with onnxruntime (same "
-            f"expected top class on {agreement:.0%} of {len(sample)} images)",
+            "a random operator of this model has no deterministic stand-in to check its "
+            "PyTorch conversion with (Multinomial, or a non-float draw)",
             convertible=False,
         )
-    return Conversion(module, logits, float(np.max(np.abs(ours - reference))), agreement)
+    inputs = to_input(sample, model.order)
+    try:
+        with torch.no_grad():
+            ours = TorchGraph(fixed, torch)(torch.from_numpy(inputs)).double().numpy()
+    except NotConvertible as exc:
+        raise Unavailable(
+            f"the model does not convert to PyTorch: {exc}", convertible=False
+        ) from None
+    theirs = _onnxruntime_outputs(fixed, inputs)
+    ours = ours.reshape(len(sample), -1)
+    difference = float(np.max(np.abs(ours - theirs))) if ours.shape == theirs.shape else math.inf
+    scale = max(1.0, float(np.max(np.abs(theirs))))
+    if not difference <= tolerance * scale:
+        raise Unavailable(
+            f"the PyTorch conversion of this random model, every draw fixed at its mean, "
+            f"disagrees with onnxruntime (max difference {difference:.3g})",
+            convertible=False,
+        )
+    agreement = float(np.mean(np.argmax(ours, 1) == np.argmax(theirs, 1)))
+    return Conversion(TorchGraph(proto, torch), logits, difference, agreement)
+
+
+def _onnxruntime_outputs(model: onnx.ModelProto, inputs: np.ndarray) -> np.ndarray:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1  # a few images once: not worth a thread pool
+    session = onnxruntime.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+    name = session.get_inputs()[0].name
+    out = session.run([model.graph.output[0].name], {name: inputs})[0]
+    return np.asarray(out, dtype=np.float64).reshape(len(inputs), -1)
 
 
 class WhiteBox:
