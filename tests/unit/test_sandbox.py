@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -125,3 +127,45 @@ def test_more_threads_than_cores_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="more than the"):
         Limits.from_profile(load_profile("final"), usable_cores() + 1)
     assert Limits.from_profile(load_profile("final")).threads == usable_cores()
+
+
+_ORPHAN = """
+import os, sys, time
+from validator.sandbox.process import Child
+child = Child(lambda sender: time.sleep(60), 1 << 30)
+print(child.pid, flush=True)
+os._exit(0)  # the parent dies without waiting: no wall-time limit is enforced any more
+"""
+
+
+def test_a_child_dies_with_its_parent() -> None:
+    # Killing a batch worker (or the CLI) must not leave its children running with no limit.
+    done = subprocess.run(
+        [sys.executable, "-c", _ORPHAN], capture_output=True, text=True, timeout=60
+    )
+    pid = int(done.stdout.split()[0])
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+    pytest.fail("the child outlived its parent")
+
+
+def test_a_child_of_a_parent_that_ran_torch_can_run_torch() -> None:
+    # OpenMP's workers of the parent are not copied by the fork: a child's first parallel
+    # operation waited on them for ever (a test session that ran white-box tests first hung).
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(2)
+    torch.ones(512, 512) @ torch.ones(512, 512)  # starts the parent's thread pool
+
+    def body(sender: Sender) -> None:
+        sender.send("sum", value=float((torch.ones(512, 512) @ torch.ones(512, 512)).sum()))
+        sender.send("done")
+
+    got: list[float] = []
+    limits = Limits({p: 60.0 for p in Phase}, memory_bytes=4_000_000_000, threads=1)
+    outcome = run_isolated(body, limits, Phase.RUNTIME, lambda m: got.append(m["value"]))
+    assert outcome.ok and got == [512.0**3]

@@ -10,9 +10,11 @@ leaves with ``os._exit`` whatever happens, so no cleanup handler of the parent r
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import resource
 import signal
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -44,6 +46,9 @@ class Ending:
         return f"exit code {self.code}"
 
 
+_PR_SET_PDEATHSIG = 1  # prctl option: a signal for this process when its parent dies
+
+
 class Child:
     """A forked child running ``body``; the parent side of its channel."""
 
@@ -51,10 +56,11 @@ class Child:
         self, body: ChildBody, memory_bytes: int, confinement: Confinement | None = None
     ) -> None:
         read_fd, write_fd = os.pipe()
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child, measured by the tests' outcomes
             os.close(read_fd)
-            _run_child(body, Sender(write_fd), memory_bytes, confinement)
+            _run_child(body, Sender(write_fd), memory_bytes, confinement, parent)
         os.close(write_fd)
         self.confinement = confinement
         self.pid = pid
@@ -109,12 +115,18 @@ def _wait_for(pid: int, seconds: float) -> tuple[int, resource.struct_rusage] | 
 
 
 def _run_child(
-    body: ChildBody, sender: Sender, memory_bytes: int, confinement: Confinement | None
+    body: ChildBody,
+    sender: Sender,
+    memory_bytes: int,
+    confinement: Confinement | None,
+    parent: int,
 ) -> None:  # pragma: no cover
     code = EXIT_ERROR
     try:
         os.setpgid(0, 0)
+        _die_with_parent(parent)
         _silence()
+        _single_threaded_torch()
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         _limit(resource.RLIMIT_AS, memory_bytes)
@@ -136,6 +148,27 @@ def _run_child(
         # No flush of stdout/stderr: a thread of the parent (a progress display) may have held
         # their locks at the fork, and whatever the child wrote is not for the terminal anyway.
         os._exit(code)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Be killed when the process that forked this one dies: the child is in its own process
+    group, which a kill of the parent does not reach, and only the parent enforces its wall
+    time, so an orphan could run (or hang) for ever. Linux only; elsewhere a no-op."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(EXIT_ERROR)
+
+
+def _single_threaded_torch() -> None:
+    """A parent that already ran torch (a test session, a user's own pytest suite with the
+    plugin) holds OpenMP's worker threads; the fork copies none of them, and the child's first
+    parallel torch operation waits forever on their pool. One thread in the child never enters
+    that pool."""
+    torch = sys.modules.get("torch")
+    if torch is not None and hasattr(torch, "set_num_threads"):
+        torch.set_num_threads(1)
 
 
 def _silence() -> None:

@@ -11,10 +11,6 @@ code in ``model.py`` can shape only the gradients it is asked for, never a score
 from __future__ import annotations
 
 import base64
-import contextlib
-import ctypes
-import os
-import signal
 import sys
 from collections import OrderedDict
 from pathlib import Path
@@ -29,7 +25,6 @@ from validator.submission.module_job import import_model
 from validator.vocab import Phase
 
 KEPT_GRAPHS = 4  # forward graphs kept for a backward (the attacks ask for one at a time)
-_PR_SET_PDEATHSIG = 1
 
 
 def encode(array: np.ndarray) -> dict[str, Any]:
@@ -52,7 +47,6 @@ def decode(fields: dict[str, Any], shape: tuple[int, ...] | None = None) -> np.n
 
 def serve(sender: Sender, requests: int, folder: Path, threads: int) -> None:
     """The child's whole job: import the module, then answer requests until the pipe closes."""
-    _die_with_parent()
     torch = sys.modules["torch"]  # preloaded before confinement
     torch.set_num_threads(threads)
     PhaseClock(sender).enter(Phase.ANALYSIS)
@@ -112,14 +106,3 @@ class _Server:
         upstream = self.torch.from_numpy(decode(request["g"]).copy()).reshape(out.shape)
         (grad,) = self.torch.autograd.grad(out, x, upstream.to(out.dtype), allow_unused=True)
         return {"y": encode(np.zeros(x.shape) if grad is None else grad.numpy())}
-
-
-def _die_with_parent() -> None:
-    """Be killed with the scoring process that started this child (it is in its own process
-    group, which the parent's own kill does not reach)."""
-    parent = os.getppid()
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
