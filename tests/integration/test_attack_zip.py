@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from tests import zip_builders as zb
+from validator.attack_job import attack_isolated
 from validator.cli.attack import attack_command
 from validator.config import load_profile
 from validator.data.images import load_image
@@ -149,9 +150,11 @@ def _weakening_zip(folder: Path) -> Path:
 def test_model_py_cannot_weaken_the_attack(tmp_path: Path, files: tuple[Path, Path]) -> None:
     """PGD at 8/255 leaves none of the 2 images right, as on baseline.onnx, though model.py
     patched the white-box attack and the manifest writer wherever it was imported."""
-    out = tmp_path / "out"
-    result = _attack(_weakening_zip(tmp_path), out, files)
-    assert result.exit_code == 0, result.output
+    out, (suite, profile) = tmp_path / "out", files
+    run = attack_isolated(_weakening_zip(tmp_path), CLEAN, out, str(suite), profile, max_images=2)
+    assert run.breach is None and not run.gated
+    # the module ran only in the confined gradient child, whose measures the report keeps
+    assert any("Landlock" in m for m in run.report.isolation["attack_confinement"])
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["whitebox_gradients"] == "submitted PyTorch module"
     pgd = next(s for s in manifest["sets"] if s["name"] == "pgd-linf")
