@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from validator.config import Profile
 from validator.findings import Finding, Report, Verdict
@@ -21,6 +21,9 @@ from validator.reporting.json_report import finding_from_dict, finding_to_dict
 from validator.sandbox import Limits, Sender, run_isolated
 from validator.sandbox.progress import ProgressLike, RemoteProgress, forward_progress
 from validator.vocab import CheckId, Phase
+
+if TYPE_CHECKING:
+    from validator.attacks.suites import Suite
 
 GATES = (CheckId.LOAD, CheckId.INPUT, CheckId.OUTPUT, CheckId.RUNTIME)
 
@@ -81,18 +84,21 @@ def attack_isolated(
     outcome = AttackOutcome(report)
     if outcome.gated:
         return outcome
-    work = _detection_set if detection else _attacked_sets
-    body = _body(work, model, data, out, suite, prof, limits.threads, options)
+    work = detection_set if detection else attacked_sets
+    body = attack_body(work, model, data, out, suite, prof, limits.threads, options)
     result = run_isolated(body, limits, Phase.ATTACK, collector(outcome, progress))
     if not result.ok:
         outcome.breach = result.reason
     return outcome
 
 
-def _body(
-    work: Callable[..., None], model: Path, data: Path, out: Path, suite: str, prof: Profile,
-    threads: int, options: dict[str, Any],
+def attack_body(
+    work: Callable[..., None], model: Path, data: Path, out: Path, suite: str | Path | Suite,
+    prof: Profile, threads: int, options: dict[str, Any],
 ) -> Callable[[Sender], None]:  # fmt: skip
+    """The attack child's body: ``work`` (:func:`attacked_sets` or :func:`detection_set`)
+    with these arguments, between the phase and ``done`` messages."""
+
     def body(sender: Sender) -> None:
         sender.send("phase", name=Phase.ATTACK.value)
         work(sender, model, data, out, suite, prof, threads=threads, **options)
@@ -101,24 +107,28 @@ def _body(
     return body
 
 
-def _attacked_sets(sender: Sender, model: Path, data: Path, out: Path, *args: Any,
-                   threads: int, **options: Any) -> None:  # fmt: skip
+def attacked_sets(sender: Sender, model: Path, data: Path, out: Path, suite: Any, prof: Profile,
+                  *, threads: int, module: Path | None = None, **options: Any) -> None:  # fmt: skip
+    """Write the attacked sets of ``data`` against the ONNX graph ``model`` under ``out``;
+    ``module`` (a PyTorch submission's unpacked folder) gives the white-box attacks its
+    module's gradients, from a confined child: this process never imports its code."""
     from validator.attacks import attack_dataset  # loaded only where attacks run
+    from validator.scoring.evaluation import module_gradients
 
-    run = attack_dataset(
-        model, data, out, *args, threads=threads, progress=RemoteProgress(sender), **options
-    )
+    with module_gradients(module, prof, threads) as gradients:
+        run = attack_dataset(model, data, out, suite, prof, threads=threads,
+                             progress=RemoteProgress(sender), gradients=gradients,
+                             **options)  # fmt: skip
     sets = [s.to_dict() for s in run.sets]
     findings = [finding_to_dict(f) for f in run.findings]
-    gradients = run.manifest.get("whitebox_gradients")
-    sender.send(
-        "attack", sets=sets, findings=findings, worst_case=run.worst_case, gradients=gradients
-    )
+    sender.send("attack", sets=sets, findings=findings, worst_case=run.worst_case,
+                gradients=run.manifest.get("whitebox_gradients"),
+                confinement=_measures(gradients))  # fmt: skip
 
 
-def _detection_set(sender: Sender, model: Path, data: Path, out: Path, suite: Any,
-                   prof: Profile, *, threads: int, module: Path | None = None,
-                   **options: Any) -> None:  # fmt: skip
+def detection_set(sender: Sender, model: Path, data: Path, out: Path, suite: Any,
+                  prof: Profile, *, threads: int, module: Path | None = None,
+                  **options: Any) -> None:  # fmt: skip
     """Build a Track 2 set; ``module`` (a PyTorch surrogate's unpacked folder) gives the
     white-box attacks its module's gradients, from a confined child."""
     from validator.detection.build import build_detection_set
@@ -132,7 +142,13 @@ def _detection_set(sender: Sender, model: Path, data: Path, out: Path, suite: An
     written = {"clean": built.clean, "adversarial": built.adversarial}
     gradients_from = built.run.manifest.get("whitebox_gradients")
     sender.send("attack", sets=sets, findings=findings, detection=written,
-                gradients=gradients_from)  # fmt: skip
+                gradients=gradients_from, confinement=_measures(gradients))  # fmt: skip
+
+
+def _measures(gradients: Any) -> list[str] | None:
+    """The gradient child's confinement, as the report lists it (None: no such child ran)."""
+    measures = list(getattr(gradients, "measures", None) or [])
+    return measures or None
 
 
 def collector(outcome: AttackOutcome, progress: ProgressLike | None) -> Callable[..., None]:
@@ -148,5 +164,7 @@ def collector(outcome: AttackOutcome, progress: ProgressLike | None) -> Callable
             outcome.detection = message.get("detection")
             outcome.worst_case = message.get("worst_case")
             outcome.gradients = message.get("gradients")
+            if message.get("confinement"):  # the module's gradient child, where one ran
+                outcome.report.isolation["attack_confinement"] = list(message["confinement"])
 
     return handle

@@ -5,6 +5,7 @@ gate check (one line, exit 1, no traceback). Bounded by the profile's limits, ne
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from tests import zip_builders as zb
+from validator.attack_job import attack_isolated
 from validator.cli.attack import attack_command
 from validator.config import load_profile
 from validator.data.images import load_image
@@ -50,6 +52,13 @@ def _levels(path: Path) -> np.ndarray:
         return np.asarray(image, dtype=np.int16)
 
 
+def _seen(path: Path) -> np.ndarray:
+    """The clean image as the attack saw it: resized by the profile's rule, 8-bit levels."""
+    final = load_profile("final")
+    tensor = load_image(path, final.input_size, final.resize, ChannelOrder.RGB)
+    return np.rint(tensor * 255).astype(np.int16).transpose(1, 2, 0)
+
+
 @pytest.mark.slow
 def test_baseline_zip_pgd_uses_the_module(tmp_path: Path, files: tuple[Path, Path]) -> None:
     out = tmp_path / "out"
@@ -65,11 +74,8 @@ def test_baseline_zip_pgd_uses_the_module(tmp_path: Path, files: tuple[Path, Pat
     assert convertible["status"] == "pass" and "not a conversion" in convertible["message"]
     names = sorted(p.name for p in (out / "clean").glob("*.png"))
     assert len(names) == 2
-    final = load_profile("final")
     for name in names:
-        # the clean image as the attack saw it: resized by the profile's rule, 8-bit levels
-        tensor = load_image(out / "clean" / name, final.input_size, final.resize, ChannelOrder.RGB)
-        clean = np.rint(tensor * 255).astype(np.int16).transpose(1, 2, 0)
+        clean = _seen(out / "clean" / name)
         adv = _levels(out / "attacked/pgd-linf" / name)
         assert adv.shape == clean.shape
         assert int(np.abs(adv - clean).max()) <= 8  # eps 8/255: at most 8 levels
@@ -106,3 +112,55 @@ def test_hostile_zip_fails_the_gate(
     lines = [line for line in result.output.splitlines() if reason in line]
     assert len(lines) == 1, result.output
     assert not (out / "manifest.json").exists() and not (out / "attacked").exists()
+
+
+# Appended to the baseline's model.py: at import, make every white-box attack do nothing (an
+# L-infinity ball of radius 0) and forge the manifest writer. Harmless where model.py is only
+# imported by the gate child and the gradient server, as now; with the attacks run in the
+# process that imported model.py (the design before), the PGD set came out unattacked.
+WEAKEN = """
+import validator.attacks.whitebox as _whitebox
+import validator.attacks.writer as _writer
+
+_run, _write = _whitebox.WhiteBox.run, _writer.write_json
+
+def _weak(self, *args, **kwargs):
+    self.eps = 0.0
+    return _run(self, *args, **kwargs)
+
+def _forged(path, data, *args, **kwargs):
+    if isinstance(data, dict) and isinstance(data.get("sets"), list):
+        for entry in data["sets"]:
+            entry["correct"] = entry.get("images", 0)
+    return _write(path, data, *args, **kwargs)
+
+_whitebox.WhiteBox.run = _weak
+_writer.write_json = _forged
+"""
+
+
+def _weakening_zip(folder: Path) -> Path:
+    with zipfile.ZipFile(BASELINE) as baseline:
+        members = {name: baseline.read(name) for name in baseline.namelist()}
+    members["model.py"] = members["model.py"].decode("utf-8") + WEAKEN
+    return zb.write_zip(folder / "weaken.zip", members)
+
+
+@pytest.mark.slow
+def test_model_py_cannot_weaken_the_attack(tmp_path: Path, files: tuple[Path, Path]) -> None:
+    """PGD at 8/255 leaves none of the 2 images right, as on baseline.onnx, though model.py
+    patched the white-box attack and the manifest writer wherever it was imported."""
+    out, (suite, profile) = tmp_path / "out", files
+    run = attack_isolated(_weakening_zip(tmp_path), CLEAN, out, str(suite), profile, max_images=2)
+    assert run.breach is None and not run.gated
+    # the module ran only in the confined gradient child, whose measures the report keeps
+    assert any("Landlock" in m for m in run.report.isolation["attack_confinement"])
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["whitebox_gradients"] == "submitted PyTorch module"
+    pgd = next(s for s in manifest["sets"] if s["name"] == "pgd-linf")
+    assert pgd["params"]["eps"] == pytest.approx(8 / 255)
+    assert (pgd["images"], pgd["correct"]) == (2, 0)
+    names = sorted(p.name for p in (out / "clean").glob("*.png"))
+    moved = [np.abs(_levels(out / "attacked/pgd-linf" / n) - _seen(out / "clean" / n)).max()
+             for n in names]  # fmt: skip
+    assert len(moved) == 2 and min(moved) > 0 and max(moved) <= 8  # moved, within 8/255

@@ -1,7 +1,7 @@
 """White-box gradients from a PyTorch submission's own module (skipped without torch): the
 terminal softmax looked through however the module calls it, probabilities without a softmax
 call attacked through their logarithm, and a suite run that differentiates the module and says
-so in its manifest."""
+so in its manifest (the module held by its confined child)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from tests.unit.test_attacks_models import CLASSES, SIZE, test_profile, write_da
 from validator.attacks.runner import run_suite
 from validator.attacks.suites import suite_from_mapping
 from validator.attacks.whitebox import MODULE
+from validator.scoring.evaluation import module_gradients
 
 torch = pytest.importorskip("torch")
 from validator.submission.module_gradients import ModuleGradients  # noqa: E402
@@ -74,14 +75,46 @@ def _export(net: Any, path: Path) -> Path:
     return path
 
 
+# model.py of Net(tail): the same weights, read from a file beside it (as a zip holds them).
+MODEL_PY = """
+import os
+import numpy as np
+import torch
+
+class Model(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(3 * SIZE * SIZE, CLASSES)
+        stored = np.load(os.path.join(os.path.dirname(__file__), "fc.npz"))
+        with torch.no_grad():
+            self.fc.weight.copy_(torch.from_numpy(stored["w"]))
+            self.fc.bias.copy_(torch.from_numpy(stored["b"]))
+
+    def forward(self, x):
+        z = self.fc(x.flatten(1))
+        return torch.nn.functional.softmax(10000 * z, dim=1) if MASKED else z
+"""
+
+
+def _submission(net: Net, folder: Path) -> Path:
+    folder.mkdir()
+    source = MODEL_PY.replace("SIZE", str(SIZE)).replace("CLASSES", str(CLASSES))
+    (folder / "model.py").write_text(source.replace("MASKED", str(net.tail == "masked")))
+    weights = {"w": net.fc.weight.detach().numpy(), "b": net.fc.bias.detach().numpy()}
+    np.savez(folder / "fc.npz", **weights)
+    return folder
+
+
 @pytest.mark.parametrize("tail", ["none", "masked"])
 def test_suite_differentiates_the_module_and_says_so(tmp_path: Path, tail: str) -> None:
+    """Through the confined child that holds the module (the only place it runs, since the
+    attacking process no longer imports model.py), as ``robust-validate attack`` does."""
     net = Net(tail)
     model = _export(net, tmp_path / "net.onnx")
     data = write_dataset(tmp_path / "data", model, count=6)
     suite = suite_from_mapping({"attack": [{"kind": "pgd-linf", "budget": 10}]})
-    gradients = ModuleGradients(net, torch)
-    run = run_suite(model, data, suite, test_profile(), gradients=gradients)
+    with module_gradients(_submission(net, tmp_path / "sub"), test_profile(), 1) as gradients:
+        run = run_suite(model, data, suite, test_profile(), gradients=gradients)
     assert run.manifest["whitebox_gradients"] == MODULE
     convertible = run.findings[1]
     assert "not a conversion" in convertible.message

@@ -120,7 +120,7 @@ def run_suite(
     """Run ``suite`` on the clean images of ``data``; write sets only when ``out_root`` is given.
     ``forward`` replaces the onnxruntime session (tests and wrappers); ``max_images`` caps the
     suite's own limit (the first N clean images); ``device`` is where the query session runs
-    (validator.inference.Runner); ``gradients`` (validator.submission.module_gradients) makes
+    (validator.inference.Runner); ``gradients`` (validator.submission.remote_module) makes
     white-box attacks differentiate a PyTorch submission's own module, not a conversion; ``batch``
     (else the suite's, else :data:`DEFAULT_BATCH` for the device) is how many images are
     attacked together and the most images per model call: speed and memory only, the sets are

@@ -5,7 +5,7 @@ torch is imported only inside these functions. Without it, or when the graph doe
 faithfully (outputs disagree with onnxruntime), :class:`Unavailable` says why and the set is
 skipped; the ``convertible`` warning reports the conversion. A PyTorch submission attacked by
 ``robust-validate attack`` puts its own module in ``QueryModel.cache["module"]`` (see
-:mod:`validator.submission.module_gradients`): gradients then come from that module instead.
+:mod:`validator.submission.remote_module`): gradients then come from that module instead.
 
 A terminal Softmax is looked through before differentiating (its argmax is the same, and a saturated
 softmax has zero gradient: the masking the organizers' attack fell for); the result of every

@@ -6,7 +6,8 @@ route (safe unpacking, the module imported and exported in a confined child, the
 the exported graph). The set is then built as for an ONNX surrogate, in a child under the
 profile's ``limit_attack_s``, against the exported graph (labels, black-box queries, verdicts),
 while white-box attacks differentiate the submitted module, held by a further confined child
-(:mod:`.remote_module`): the module never runs in a process that writes the set.
+(:mod:`.remote_module`): the module never runs in a process that writes the set. The graph is
+queried from a copy outside the submission's folder, where that child may write.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from validator.attack_job import GATES, AttackOutcome, _body, _detection_set, collector
+from validator.attack_job import GATES, AttackOutcome, attack_body, collector, detection_set
 from validator.config import Profile
 from validator.errors import UsageError
 from validator.pipeline import resolve_profile
 from validator.sandbox import Limits, run_isolated
 from validator.sandbox.progress import ProgressLike
-from validator.submission.attack_route import QUERIES
+from validator.submission.attack_route import APART, NO_EXPORT, QUERIES, exported_graph
 from validator.submission.route import TORCH_HINT, private_folder, torch_available, validate_in
 from validator.submission.unpack import remove
 from validator.vocab import Phase
@@ -46,18 +47,16 @@ def detection_zip(
         outcome = AttackOutcome(report)
         if outcome.gated:
             return outcome
-        from validator.submission.module_job import EXPORT_NAME
-
-        graph = folder / EXPORT_NAME
-        if not graph.is_file():
-            outcome.breach = "the module did not export to ONNX: nothing to query or judge"
-            return outcome
-        work = {**options, "module": folder}
-        body = _body(_detection_set, graph, data, out, suite, prof, limits.threads, work)
-        result = run_isolated(body, limits, Phase.ATTACK, collector(outcome, progress))
+        with exported_graph(folder) as graph:
+            if graph is None:
+                outcome.breach = NO_EXPORT
+                return outcome
+            work = {**options, "module": folder}
+            body = attack_body(detection_set, graph, data, out, suite, prof, limits.threads, work)
+            result = run_isolated(body, limits, Phase.ATTACK, collector(outcome, progress))
         if not result.ok:
             outcome.breach = result.reason
-        outcome.notes = [QUERIES, LABELLED]
+        outcome.notes = [QUERIES, LABELLED, APART]
         return outcome
     finally:
         remove(folder)

@@ -1,6 +1,7 @@
-"""White-box gradients from a PyTorch submission's own module, not from a conversion of its
-exported graph: what ``robust-validate attack`` on a zip puts in ``QueryModel.cache["module"]``
-(see :func:`validator.attacks.whitebox.convert`). Runs only in the confined child.
+"""A PyTorch submission's module as white-box attacks differentiate it, not a conversion of its
+exported graph. Used only inside the confined child that holds the module
+(:mod:`.module_server`), which answers the trusted attacking process's forward and backward
+requests (:mod:`.remote_module`); that process never imports ``model.py``.
 
 The module is the one the platform built (``Model().float()``), in eval mode, its parameters
 frozen (only the input's gradient is needed). As for a graph, a terminal softmax is looked
@@ -18,8 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from validator.attacks.model_fn import OutputKind, QueryModel, to_input
-from validator.attacks.whitebox import MODULE, Conversion
+from validator.attacks.whitebox import MODULE
 
 
 class ModuleGradients:
@@ -31,7 +31,7 @@ class ModuleGradients:
             parameter.requires_grad_(False)
         self.model, self.torch = model, torch
         self.ends_in_softmax = False
-        self.probabilities = False  # set by convert(), from how onnxruntime's outputs read
+        self.probabilities = False  # set by the server, from how onnxruntime's outputs read
         self._tap = _softmax_tap(torch)
 
     def __call__(self, x: Any, _logits: str | None = None) -> Any:
@@ -47,20 +47,7 @@ class ModuleGradients:
             return self.torch.log(self.torch.clamp(out, min=1e-30))
         return out
 
-    def convert(self, model: QueryModel, sample: np.ndarray) -> Conversion:
-        """The Conversion the white-box attacks use: this module, with how far it is from
-        onnxruntime's outputs on the exported graph for ``sample`` (levels)."""
-        torch = self.torch
-        reference = model.raw(sample)
-        self.probabilities = model.kind is OutputKind.PROBABILITIES
-        inputs = torch.from_numpy(to_input(sample, model.order))
-        runs = model.draws if model.random else 1
-        with torch.no_grad():
-            ours = np.mean([self._raw(inputs) for _ in range(runs)], axis=0)
-        difference, agreement, note = comparison(ours, reference, self.ends_in_softmax)
-        return Conversion(self, "module", difference, agreement, MODULE, note)
-
-    def _raw(self, inputs: Any) -> np.ndarray:
+    def raw(self, inputs: Any) -> np.ndarray:
         """The module's own output as float64 (N x classes); notes a terminal softmax."""
         self._tap.last = None
         with self._tap:

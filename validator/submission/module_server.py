@@ -82,7 +82,7 @@ class _Server:
         self.gradients.probabilities = bool(request.get("probabilities"))
         inputs = self.torch.from_numpy(decode(request["x"]).copy())
         with self.torch.no_grad():
-            runs = [self.gradients._raw(inputs) for _ in range(max(int(request["runs"]), 1))]
+            runs = [self.gradients.raw(inputs) for _ in range(max(int(request["runs"]), 1))]
         softmax = self.gradients.ends_in_softmax
         return {"y": encode(np.mean(runs, axis=0)), "softmax": softmax}
 

@@ -1,9 +1,8 @@
-"""White-box gradients of a PyTorch submission's module for the main command's on-the-fly
-attacks (``robust-validate submission.zip --attack SUITE``), with the module kept out of the
-scoring process.
+"""White-box gradients of a PyTorch submission's module for every attack on a zip (the main
+command's on-the-fly ``--attack SUITE``, ``robust-validate attack`` and its ``--for detection``),
+with the module kept out of the attacking and scoring process.
 
-:class:`RemoteGradients` stands where :class:`.module_gradients.ModuleGradients` stands in
-``robust-validate attack`` (``QueryModel.cache["module"]``), but the module lives in a confined
+:class:`RemoteGradients` goes in ``QueryModel.cache["module"]``; the module lives in a confined
 child (:mod:`.module_server`, the same confinement as the rest of the zip route), started on the
 first white-box set: each call of the attacks' loss sends the batch there, and autograd's
 backward sends the upstream gradient and gets the input's gradient back (a
