@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from validator.submission.attack_route import exported_graph, stamp_manifest
+from validator.submission.attack_route import stamp_manifest
 from validator.submission.module_job import EXPORT_NAME
+from validator.submission.route import exported_graph
 
 
 def test_the_graph_is_copied_apart_and_removed(tmp_path: Path) -> None:

@@ -23,9 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +35,13 @@ from validator.errors import UsageError
 from validator.pipeline import resolve_profile
 from validator.sandbox import Limits, run_isolated
 from validator.sandbox.progress import ProgressLike
-from validator.submission.route import TORCH_HINT, private_folder, torch_available, validate_in
+from validator.submission.route import (
+    TORCH_HINT,
+    exported_graph,
+    private_folder,
+    torch_available,
+    validate_in,
+)
 from validator.submission.unpack import remove
 from validator.vocab import Phase
 
@@ -87,25 +90,6 @@ def attack_zip(
         return outcome
     finally:
         remove(folder)
-
-
-@contextmanager
-def exported_graph(folder: Path) -> Iterator[Path | None]:
-    """A copy of the graph the module exported into ``folder``, in a folder of its own (the
-    module's confined child may write in ``folder`` while the graph is queried); None when
-    there is none. Removed afterwards."""
-    from validator.submission.module_job import EXPORT_NAME
-
-    source = folder / EXPORT_NAME
-    if not source.is_file() or source.is_symlink():
-        yield None
-        return
-    apart = private_folder()
-    try:
-        shutil.copyfile(source, apart / EXPORT_NAME, follow_symlinks=False)
-        yield apart / EXPORT_NAME
-    finally:
-        remove(apart)
 
 
 def stamp_manifest(path: Path, model: dict[str, Any]) -> str | None:

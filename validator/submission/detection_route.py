@@ -21,8 +21,14 @@ from validator.errors import UsageError
 from validator.pipeline import resolve_profile
 from validator.sandbox import Limits, run_isolated
 from validator.sandbox.progress import ProgressLike
-from validator.submission.attack_route import APART, NO_EXPORT, QUERIES, exported_graph
-from validator.submission.route import TORCH_HINT, private_folder, torch_available, validate_in
+from validator.submission.attack_route import APART, NO_EXPORT, QUERIES
+from validator.submission.route import (
+    TORCH_HINT,
+    exported_graph,
+    private_folder,
+    torch_available,
+    validate_in,
+)
 from validator.submission.unpack import remove
 from validator.vocab import Phase
 

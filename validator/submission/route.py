@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +80,25 @@ def validate_zip(
 def private_folder() -> Path:
     """A new private temporary folder for one submission (the caller removes it)."""
     return Path(tempfile.mkdtemp(prefix="robust-validate-zip-"))
+
+
+@contextmanager
+def exported_graph(folder: Path) -> Iterator[Path | None]:
+    """A copy of the graph the module exported into ``folder``, in a folder of its own (the
+    module's confined child may write in ``folder`` while the graph is queried); None when
+    there is none. Removed afterwards."""
+    from validator.submission.module_job import EXPORT_NAME
+
+    source = folder / EXPORT_NAME
+    if not source.is_file() or source.is_symlink():
+        yield None
+        return
+    apart = private_folder()
+    try:
+        shutil.copyfile(source, apart / EXPORT_NAME, follow_symlinks=False)
+        yield apart / EXPORT_NAME
+    finally:
+        remove(apart)
 
 
 def validate_in(
@@ -176,8 +197,14 @@ def _onnx_route(
     options = ScoreOptions() if score is True else score
     if options and options.attack is not None:  # white-box gradients from the module itself
         options = dataclasses.replace(options, module=folder)
-    graph = validate(folder / EXPORT_NAME, prof, select=select, threads=limits.threads,
-                     score=options, progress=progress)  # fmt: skip
+    with exported_graph(folder) as copy:  # the module's child may write in folder meanwhile
+        if copy is None:  # reported "ok", yet no regular file is there: the module's doing
+            gone = {"export": {"failures": [f"{EXPORT_NAME} is missing or not a regular file"]}}
+            reason = decide.export_failed(report, prof, gone)
+            report.notes.append(f"ONNX checks and score skipped: {reason}")
+            return
+        graph = validate(copy, prof, select=select, threads=limits.threads, score=options,
+                         progress=progress)  # fmt: skip
     decide.merge_onnx(report, graph, exported, prof)
     confined = report.measurements.pop("whitebox_confinement", None)
     if confined:  # the gradient child's measures, beside the import child's
