@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -68,9 +69,27 @@ def attack_zip(
     clean_set(Path(data), prof.num_classes)  # bad data too, before the zip is unpacked
     if not overwrite:
         claim_output(out, overwrite=False)  # refuse an earlier run's --out before any work
+    options = {"max_images": max_images, "overwrite": overwrite}
+    outcome = gated_attack(Path(zip_path), prof, limits, attacked_sets, data, out, chosen, options,
+                           progress)  # fmt: skip
+    if outcome.gated or outcome.breach == NO_EXPORT:
+        return outcome
+    if outcome.breach is None:
+        outcome.breach = stamp_manifest(out / MANIFEST, outcome.report.model)
+    outcome.notes = [QUERIES, JUDGED, APART]
+    return outcome
+
+
+def gated_attack(
+    zip_path: Path, prof: Profile, limits: Limits, job: Callable[..., None], data: Path,
+    out: Path, suite: Any, options: dict[str, Any], progress: ProgressLike | None,
+) -> AttackOutcome:  # fmt: skip
+    """Gate the zip (the main command's route, in a private folder), then run ``job``
+    (:func:`attacked_sets` or :func:`detection_set`) in a trusted child on a copy of the
+    exported graph, white-box gradients from the module in its own confined child."""
     folder = private_folder()
     try:
-        report = validate_in(Path(zip_path), folder, prof, limits, [c.value for c in GATES])
+        report = validate_in(zip_path, folder, prof, limits, [c.value for c in GATES])
         outcome = AttackOutcome(report)
         if outcome.gated:
             return outcome
@@ -78,15 +97,11 @@ def attack_zip(
             if graph is None:
                 outcome.breach = NO_EXPORT
                 return outcome
-            options = {"module": folder, "max_images": max_images, "overwrite": overwrite}
-            body = attack_body(attacked_sets, graph, data, out, chosen, prof, limits.threads,
-                               options)  # fmt: skip
+            work = {**options, "module": folder}
+            body = attack_body(job, graph, data, out, suite, prof, limits.threads, work)
             result = run_isolated(body, limits, Phase.ATTACK, collector(outcome, progress))
         if not result.ok:
             outcome.breach = result.reason
-        else:
-            outcome.breach = stamp_manifest(out / MANIFEST, report.model)
-        outcome.notes = [QUERIES, JUDGED, APART]
         return outcome
     finally:
         remove(folder)

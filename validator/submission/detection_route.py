@@ -15,22 +15,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from validator.attack_job import GATES, AttackOutcome, attack_body, collector, detection_set
+from validator.attack_job import AttackOutcome, detection_set
 from validator.config import Profile
 from validator.errors import UsageError
 from validator.pipeline import resolve_profile
-from validator.sandbox import Limits, run_isolated
+from validator.sandbox import Limits
 from validator.sandbox.progress import ProgressLike
-from validator.submission.attack_route import APART, NO_EXPORT, QUERIES
-from validator.submission.route import (
-    TORCH_HINT,
-    exported_graph,
-    private_folder,
-    torch_available,
-    validate_in,
-)
-from validator.submission.unpack import remove
-from validator.vocab import Phase
+from validator.submission.attack_route import APART, NO_EXPORT, QUERIES, gated_attack
+from validator.submission.route import TORCH_HINT, torch_available
 
 LABELLED = (
     "the surrogate's labels and every attack's verdict come from onnxruntime on the exported graph"
@@ -47,22 +39,8 @@ def detection_zip(
         raise UsageError(TORCH_HINT)
     prof = resolve_profile(profile)
     limits = Limits.from_profile(prof, threads)
-    folder = private_folder()
-    try:
-        report = validate_in(Path(model), folder, prof, limits, [c.value for c in GATES])
-        outcome = AttackOutcome(report)
-        if outcome.gated:
-            return outcome
-        with exported_graph(folder) as graph:
-            if graph is None:
-                outcome.breach = NO_EXPORT
-                return outcome
-            work = {**options, "module": folder}
-            body = attack_body(detection_set, graph, data, out, suite, prof, limits.threads, work)
-            result = run_isolated(body, limits, Phase.ATTACK, collector(outcome, progress))
-        if not result.ok:
-            outcome.breach = result.reason
+    outcome = gated_attack(Path(model), prof, limits, detection_set, data, out, suite, options,
+                           progress)  # fmt: skip
+    if not outcome.gated and outcome.breach != NO_EXPORT:
         outcome.notes = [QUERIES, LABELLED, APART]
-        return outcome
-    finally:
-        remove(folder)
+    return outcome
