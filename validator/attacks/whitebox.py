@@ -106,14 +106,14 @@ def _convert(model: QueryModel, sample: np.ndarray, tolerance: float) -> Convers
     logits = softmax_input(proto.graph)
     try:
         module = TorchGraph(proto, torch)
+        if model.random:  # compared with its draws fixed, not by this run
+            return _random_agreement(torch, proto, module, logits, model, sample, tolerance)
         with torch.no_grad():
             ours = module(torch.from_numpy(to_input(sample, model.order))).double().numpy()
     except NotConvertible as exc:
         raise Unavailable(
             f"the model does not convert to PyTorch: {exc}", convertible=False
         ) from None
-    if model.random:
-        return _random_agreement(torch, proto, logits, model, sample, tolerance)
     reference = model.raw(sample)
     compare = ours
     difference = (
@@ -135,14 +135,14 @@ def _convert(model: QueryModel, sample: np.ndarray, tolerance: float) -> Convers
 
 
 def _random_agreement(
-    torch: Any, proto: onnx.ModelProto, logits: str | None, model: QueryModel,
+    torch: Any, proto: onnx.ModelProto, module: Any, logits: str | None, model: QueryModel,
     sample: np.ndarray, tolerance: float,
 ) -> Conversion:  # fmt: skip
     """A random model cannot match run for run: both runtimes run the model with every draw
     fixed at its mean (:mod:`validator.attacks.derandomise`) and must agree value for value;
     the attacks then use the rendering of the model as it is, draws included."""
     from validator.attacks.derandomise import derandomised
-    from validator.attacks.torch_graph import NotConvertible, TorchGraph
+    from validator.attacks.torch_graph import TorchGraph
 
     fixed = derandomised(proto)
     if fixed is None:
@@ -152,13 +152,8 @@ def _random_agreement(
             convertible=False,
         )
     inputs = to_input(sample, model.order)
-    try:
-        with torch.no_grad():
-            ours = TorchGraph(fixed, torch)(torch.from_numpy(inputs)).double().numpy()
-    except NotConvertible as exc:
-        raise Unavailable(
-            f"the model does not convert to PyTorch: {exc}", convertible=False
-        ) from None
+    with torch.no_grad():  # NotConvertible reaches _convert, which says so
+        ours = TorchGraph(fixed, torch)(torch.from_numpy(inputs)).double().numpy()
     theirs = _onnxruntime_outputs(fixed, inputs)
     ours = ours.reshape(len(sample), -1)
     difference = float(np.max(np.abs(ours - theirs))) if ours.shape == theirs.shape else math.inf
@@ -170,7 +165,7 @@ def _random_agreement(
             convertible=False,
         )
     agreement = float(np.mean(np.argmax(ours, 1) == np.argmax(theirs, 1)))
-    return Conversion(TorchGraph(proto, torch), logits, difference, agreement)
+    return Conversion(module, logits, difference, agreement)
 
 
 def _onnxruntime_outputs(model: onnx.ModelProto, inputs: np.ndarray) -> np.ndarray:
