@@ -8,9 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.unit.test_attacks_models import linear_model, query_model, random_images, save
+from tests.unit.test_attacks_models import SIZE, linear_model, query_model, random_images, save
 from validator.attacks.laser import LaserBeam, wavelength_rgb
+from validator.attacks.model_fn import QueryModel, to_input
 from validator.attacks.patch import PatchAttack
+from validator.inference import Runner
+from validator.vocab import ChannelOrder
 
 SEEDS = list(range(8))
 
@@ -41,6 +44,43 @@ def test_laser_fools_and_describes_its_beam(plain: Path) -> None:
     assert np.all(result.images >= images)  # light only adds
     beam = result.per_image["beam"][0]
     assert 380 <= beam["wavelength_nm"] <= 750 and 0 <= beam["angle_deg"] <= 180
+
+
+@pytest.mark.parametrize("move_every", [0, 3])  # 0: every step repaints, never moves
+@pytest.mark.parametrize("order", list(ChannelOrder))
+def test_every_patch_query_is_its_clean_image_with_one_patch_pasted(
+    plain: Path, order: ChannelOrder, move_every: int
+) -> None:
+    """The patch search edits the model's inputs in place and puts rejected pixels back: no
+    query may carry a rejected candidate's residue, and each must be encoded bit for bit as
+    the loader encodes whole images."""
+    runner, seen = Runner(plain, threads=1), []
+
+    def spy(x: np.ndarray) -> np.ndarray:
+        seen.append(x.copy())
+        return runner.run(x)
+
+    images = random_images(8)
+    model = QueryModel(spy, order)
+    labels = model.predict(images)
+    seen.clear()
+    result = PatchAttack(size=0.15, move_every=move_every).run(model, images, labels, SEEDS, 60)
+    side, encoded = round(0.15 * SIZE), to_input(images, order)
+    assert result.queries.max() == 60  # a long search: many rejected candidates
+    queried = {row.tobytes() for batch in seen for row in batch}
+    assert all(row.tobytes() in queried for row in to_input(result.images, order))
+    for batch in seen:
+        levels = np.rint(batch * 255)
+        levels = levels[:, ::-1] if order is ChannelOrder.BGR else levels
+        assert np.array_equal(to_input(levels, order), batch)
+        for row in batch:
+            changed = np.any(row != encoded, axis=1)  # images x H x W
+            image = int(np.argmin(changed.sum(axis=(1, 2))))
+            rows, cols = np.nonzero(changed[image])
+            if len(rows):
+                assert rows.max() - rows.min() < side and cols.max() - cols.min() < side
+                inside = np.rint(row[:, rows, cols] * 255)
+                assert set(inside.ravel().tolist()) <= {0.0, 255.0}
 
 
 @pytest.mark.parametrize("attack", [PatchAttack(size=0.25), LaserBeam(beams=3)])

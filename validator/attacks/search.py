@@ -15,6 +15,7 @@ import numpy as np
 
 from validator.attacks.base import margins
 from validator.attacks.model_fn import QueryModel
+from validator.vocab import ChannelOrder
 
 
 @dataclass
@@ -74,3 +75,24 @@ def window_index(
     cols = (left[:, None] + steps)[:, None, :]
     which = np.arange(len(top)) if images is None else np.asarray(images)
     return which[:, None, None], slice(None), rows, cols
+
+
+def encode_last(values: np.ndarray, order: ChannelOrder) -> np.ndarray:
+    """Model input values for levels with the channels last (what ``array[window]`` gives),
+    bit-for-bit as :func:`validator.attacks.model_fn.to_input` encodes whole images."""
+    ordered = values[..., ::-1] if order is ChannelOrder.BGR else values
+    return np.asarray(np.divide(ordered, np.float32(255.0), dtype=np.float32))
+
+
+def compact(array: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """``array[keep]`` along the first axis, made in place: only the rows after the first
+    dropped one move, and the result is a leading view of ``array`` (contiguous when it is).
+    The live sets of the searches drop rows one query at a time; a full copy each time cost
+    them a pass over every live image."""
+    dropped = np.flatnonzero(~keep)
+    if not len(dropped):
+        return array
+    first = int(dropped[0])
+    kept = array[first:][keep[first:]]  # a copy of the rows that move
+    array[first : first + len(kept)] = kept
+    return array[: first + len(kept)]

@@ -33,13 +33,14 @@ from validator.attacks.rays import Ball, RaySResult, rays
 from validator.attacks.search import (
     Window,
     clean_pass,
+    compact,
+    encode_last,
     evaluate,
     positions,
     sign_draws,
     uniform_draws,
     window_index,
 )
-from validator.vocab import ChannelOrder
 
 
 @dataclass
@@ -198,11 +199,9 @@ class LiveSet:
         self.best, self.clean = state.best[self.rows], state.clean[self.rows]
         self.inputs = model.encode(self.best)
         self.margin, self.labels = state.margin[self.rows], labels[self.rows]
-        self.flip = model.order is ChannelOrder.BGR
 
     def _encode(self, values: np.ndarray) -> np.ndarray:
-        ordered = values[..., ::-1] if self.flip else values
-        return np.asarray(np.divide(ordered, np.float32(255.0), dtype=np.float32))  # as the loader
+        return encode_last(values, self.model.order)
 
     def step(self, window: Window, colour: np.ndarray) -> None:
         """Set each window to clean +- eps per channel (the opposite colour when that changes
@@ -235,12 +234,11 @@ class LiveSet:
         self.state.best[rows], self.state.margin[rows] = self.best[done], self.margin[done]
         self.state.fooled[rows] = True
         keep = ~done
-        self.rows, self.best, self.clean = self.rows[keep], self.best[keep], self.clean[keep]
-        self.inputs, self.margin, self.labels = (
-            self.inputs[keep],
-            self.margin[keep],
-            self.labels[keep],
-        )
+        self.rows, self.margin, self.labels = self.rows[keep], self.margin[keep], self.labels[keep]
+        # In place: a fancy-indexed copy of the three image arrays per fooled image was a pass
+        # over every live image each time.
+        self.best, self.clean = compact(self.best, keep), compact(self.clean, keep)
+        self.inputs = compact(self.inputs, keep)
 
     def flush(self) -> None:
         """Write the images still being attacked back into the state."""
