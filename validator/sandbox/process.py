@@ -104,14 +104,17 @@ class Child:
 
 def _wait_for(pid: int, seconds: float) -> tuple[int, resource.struct_rusage] | None:
     """The wait status and resource usage of ``pid`` once it exits within ``seconds``."""
-    deadline = time.monotonic() + seconds
+    deadline, pause = time.monotonic() + seconds, 0.0002
     while True:
         done, status, usage = os.wait4(pid, os.WNOHANG)
         if done:
             return status, usage
         if time.monotonic() >= deadline:
             return None
-        time.sleep(0.005)
+        # A child that closed its channel is usually gone within a millisecond or two: poll
+        # finely first (a fixed 5 ms sleep was a tenth of a static check's wall time).
+        time.sleep(pause)
+        pause = min(pause * 2, 0.005)
 
 
 def _run_child(
