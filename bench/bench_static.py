@@ -74,7 +74,7 @@ EVERYTHING = [spec.id.value for spec in CHECKS]
 
 # Where time goes inside load_model and analyse: label -> (file suffix, function name).
 LOAD_PARTS = {
-    "read the file": ("pathlib.py", "read_bytes"),
+    "read the file (hashing starts)": ("validator/loading/reading.py", "read_hashed"),
     "parse the protobuf": ("validator/loading/model.py", "_parse"),
     "structure and tensor sizes": ("validator/loading/model.py", "_check_structure"),
     "external data": ("validator/loading/model.py", "_external_data_files"),

@@ -7,8 +7,6 @@ and resolve external data only inside the model's own folder.
 
 from __future__ import annotations
 
-import hashlib
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +19,7 @@ from validator.loading.errors import ModelLoadError, one_line, os_reason, quote,
 from validator.loading.external_data import external_data_files
 from validator.loading.limits import check_function_expansion, check_opset_imports
 from validator.loading.proto_walk import iter_tensors, scan
+from validator.loading.reading import Digest, read_hashed
 from validator.loading.tensors import ELEMENT_BYTES, declared_elements, stored_bytes
 from validator.text import TextCollision, mend_model_text
 
@@ -45,7 +44,7 @@ class LoadedModel:
     proto: onnx.ModelProto
     file_bytes: int
     external_data_bytes: int
-    digest: _Digest = field(repr=False, compare=False)
+    digest: Digest = field(repr=False, compare=False)
     # every TensorProto in the model, wherever it lives (the load's own walk, kept so that no
     # check walks the whole model again)
     tensors: tuple[onnx.TensorProto, ...] = field(default=(), repr=False, compare=False)
@@ -63,30 +62,12 @@ class LoadedModel:
         return self.file_bytes + self.external_data_bytes
 
 
-class _Digest(threading.Thread):
-    """SHA-256 of the file in a background thread (hashlib releases the GIL while hashing)."""
-
-    def __init__(self, data: bytes) -> None:
-        super().__init__(name="sha256", daemon=True)
-        self._data = data
-        self.hexdigest = ""
-
-    def run(self) -> None:
-        self.hexdigest = hashlib.sha256(self._data).hexdigest()
-        self._data = b""
-
-
 def load_model(path: str | Path) -> LoadedModel:
     """Load and verify ``path``; raise ModelLoadError with a one-line reason on any problem."""
     path = Path(path)
     size = _model_size(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ModelLoadError(f"cannot read {show(path.name)}: {os_reason(exc)}") from None
-    _refuse_foreign_format(data)
-    digest = _Digest(data)  # hashing 100 MB costs more than the checks: overlap them all,
-    digest.start()  # the parse included (hashlib releases the GIL)
+    data, digest = read_hashed(path, size)  # hashed as it is read, on a thread
+    _refuse_foreign_format(bytes(data[:1024]))
     proto = _parse(data)
     found = scan(proto)  # every tensor and string, wherever it lives
     _mend_text(proto, found.invalid_text)
@@ -97,7 +78,7 @@ def load_model(path: str | Path) -> LoadedModel:
     # the weights' bytes (validator.loading.checker_copy), unless text was mended: then the
     # bytes read.
     light = None if external or found.invalid_text else checker_copy(proto)
-    _run_checker(str(path) if external else light if light is not None else data)
+    _run_checker(str(path) if external else light if light is not None else bytes(data))
     return LoadedModel(path, proto, size, sum(external.values()), digest, tuple(found.tensors))
 
 
@@ -133,7 +114,7 @@ def _refuse_foreign_format(data: bytes) -> None:
             raise ModelLoadError(f"this is {what}, not an ONNX model")
 
 
-def _parse(data: bytes) -> onnx.ModelProto:
+def _parse(data: memoryview) -> onnx.ModelProto:
     proto = onnx.ModelProto()
     try:
         proto.ParseFromString(data)
