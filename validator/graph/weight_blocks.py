@@ -67,7 +67,7 @@ def block_cuts(mask: np.ndarray) -> set[int] | None:
         return None
     # Each row's first and last input read, for all rows at once (a flatnonzero per row was
     # most of the ensemble check on a ResNet-50).
-    alive: list[bool] = mask.any(axis=1).tolist()
+    alive = np.asarray(mask.any(axis=1)).tolist()
     firsts = np.argmax(mask, axis=1).tolist()
     lasts = (mask.shape[1] - 1 - np.argmax(mask[:, ::-1], axis=1)).tolist()
     cuts: set[int] = set()
