@@ -83,6 +83,38 @@ def test_every_patch_query_is_its_clean_image_with_one_patch_pasted(
                 assert set(inside.ravel().tolist()) <= {0.0, 255.0}
 
 
+@pytest.mark.parametrize("batch_size", [32, 7, 2])  # 7: groups of two images' 3 beams
+@pytest.mark.parametrize("order", list(ChannelOrder))
+def test_every_laser_query_is_a_beamed_image_encoded_as_the_loader_does(
+    plain: Path, order: ChannelOrder, batch_size: int
+) -> None:
+    """The laser renders its candidates straight into the model's input encoding, a group of
+    images at a time: each query must be what the loader makes of a beamed image on the 8-bit
+    grid, and each returned image one that was queried."""
+    runner, seen = Runner(plain, threads=1), []
+
+    def spy(x: np.ndarray) -> np.ndarray:
+        assert len(x) <= batch_size
+        seen.append(x.copy())
+        return runner.run(x)
+
+    images = random_images(5)
+    model = QueryModel(spy, order, batch_size=batch_size)
+    labels = model.predict(images)
+    seen.clear()
+    result = LaserBeam(beams=3).run(model, images, labels, SEEDS[:5], 20)
+    queried = set()
+    for batch in seen:
+        levels = np.rint(batch * 255)
+        levels = levels[:, ::-1] if order is ChannelOrder.BGR else levels
+        assert np.array_equal(to_input(levels, order), batch)
+        for row in levels:
+            nearest = images[np.argmin(np.abs(images - row).sum(axis=(1, 2, 3)))]
+            assert np.all(row >= nearest)  # light only adds
+        queried |= {row.tobytes() for row in batch}
+    assert all(row.tobytes() in queried for row in to_input(result.images, order))
+
+
 @pytest.mark.parametrize("attack", [PatchAttack(size=0.25), LaserBeam(beams=3)])
 def test_each_image_s_result_does_not_depend_on_the_batch(
     plain: Path, attack: PatchAttack | LaserBeam

@@ -22,6 +22,7 @@ import numpy as np
 from validator.attacks.base import LEVELS, AttackResult, Family, generators
 from validator.attacks.model_fn import QueryModel
 from validator.attacks.search import clean_pass, evaluate, uniform_draws
+from validator.vocab import ChannelOrder
 
 # Parameter columns, each searched in [0, 1] and mapped to its range by _decode.
 WAVELENGTH, ANGLE, OFFSET, WIDTH, INTENSITY = range(5)
@@ -97,10 +98,9 @@ class LaserBeam:
         fooled, margin = start.fooled.copy(), np.full(n, np.inf)
         todo = np.flatnonzero(~fooled)
         if len(todo) and budget > 1:
-            margin[todo], fooled[todo] = evaluate(
-                model, self.render(images[todo], best[todo]), labels[todo]
-            )
-            queries[todo] += model.last_draws
+            m, f, _, draws = self._try(model, images[todo], labels[todo], best[todo, None])
+            margin[todo], fooled[todo] = m, f
+            queries[todo] += draws
         for step in range(steps if len(todo) else 0):
             active = np.flatnonzero(~fooled)
             if not len(active):
@@ -109,12 +109,12 @@ class LaserBeam:
             candidate = self._propose(
                 best[active], u[active, 1:][:, drawn], noise[active, drawn], step, steps
             )
-            m, f, pick = self._try(model, images[active], labels[active], candidate)
+            m, f, pick, draws = self._try(model, images[active], labels[active], candidate)
             keep = m <= margin[active]
             chosen = active[keep]
             best[chosen] = candidate[keep, pick[keep]]
             margin[chosen], fooled[chosen] = m[keep], f[keep]
-            queries[active] += model.last_draws.reshape(len(active), k).sum(axis=1)
+            queries[active] += draws
         out = images.copy()
         out[todo] = self.render(images[todo], best[todo])
         beams = [self.describe(row, images.shape[-2:]) for row in best]
@@ -122,16 +122,27 @@ class LaserBeam:
 
     def _try(
         self, model: QueryModel, images: np.ndarray, labels: np.ndarray, candidate: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every candidate beam of every image in one evaluation: (margin, fooled, index) of
-        each image's best beam (the first of equally good ones)."""
-        k = candidate.shape[1]
-        m, f = evaluate(
-            model, self.render(images, candidate.reshape(-1, 5), k), np.repeat(labels, k)
-        )
-        pick = np.argmin(m.reshape(-1, k), axis=1)
-        rows = np.arange(len(images))
-        return m.reshape(-1, k)[rows, pick], f.reshape(-1, k)[rows, pick], pick
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every candidate beam (images x beams x 5) of every image evaluated: (margin,
+        fooled, index) of each image's best beam (the first of equally good ones), and the
+        model runs each image took. Images go in groups of whole images whose candidates fill
+        one model batch, rendered straight into the model's input encoding in one buffer
+        reused for every group: no pass to encode, no fresh memory per call, and memory bounded
+        by one batch whatever the number of images and beams."""
+        n, k = candidate.shape[:2]
+        group = max(1, model.batch_size // k)
+        buffer = np.empty((min(group, n) * k, *images.shape[1:]), dtype=np.float32)
+        found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        for start in range(0, n, group):
+            part = slice(start, start + group)
+            inputs = buffer[: len(images[part]) * k]
+            self._render_into(inputs, images[part], candidate[part].reshape(-1, 5), model.order)
+            m, f = evaluate(model, inputs, np.repeat(labels[part], k), encoded=True)
+            found.append((m, f, model.last_draws))
+        m, f, runs = (np.concatenate(column).reshape(n, k) for column in zip(*found, strict=True))
+        pick = np.argmin(m, axis=1)
+        rows = np.arange(n)
+        return m[rows, pick], f[rows, pick], pick, runs.sum(axis=1)
 
     def _propose(
         self, best: np.ndarray, fresh: np.ndarray, noise: np.ndarray, step: int, steps: int
@@ -151,8 +162,37 @@ class LaserBeam:
     def render(self, images: np.ndarray, params: np.ndarray, beams: int = 1) -> np.ndarray:
         """``images`` (levels) with a beam each (``beams`` consecutive rows of ``params`` per
         image: the result has ``len(images) * beams`` images), rounded to the 8-bit grid."""
+        out = np.empty((len(images) * beams, *images.shape[1:]), dtype=np.float32)
+        self._render_into(out, images, params, None)
+        return out
+
+    def _render_into(
+        self, out: np.ndarray, images: np.ndarray, params: np.ndarray, order: ChannelOrder | None
+    ) -> None:
+        """Write the beamed images (as :meth:`render`) into ``out``: as levels when ``order``
+        is None, else as the model's input in that channel order, bit for bit what
+        :func:`~validator.attacks.model_fn.to_input` makes of the levels. Channel by channel,
+        in place: the full-size arrays are never allocated."""
         n, c, h, w = images.shape
-        nm, theta, offset, width, alpha = self._decode(params, h, w)
+        beams = len(params) // max(n, 1)
+        profile = self._profile(params, h, w).reshape(n, beams, h, w)
+        nm, _, _, _, alpha = self._decode(params, h, w)
+        gain = (alpha[:, None] * wavelength_rgb(nm)[:, :c] * LEVELS).astype(np.float32)
+        gain = gain.reshape(n, beams, c)[:, :, :, None, None]
+        grid = out.reshape(n, beams, c, h, w)
+        for channel in range(c):
+            flip = order is ChannelOrder.BGR
+            target = grid[:, :, c - 1 - channel] if flip else grid[:, :, channel]
+            np.multiply(profile, gain[:, :, channel], out=target)
+            np.add(target, images[:, None, channel], out=target)
+            np.rint(target, out=target)
+            np.minimum(target, np.float32(LEVELS), out=target)  # light only adds: never < 0
+            if order is not None:
+                np.divide(target, np.float32(255.0), out=target)  # as the loader
+
+    def _profile(self, params: np.ndarray, h: int, w: int) -> np.ndarray:
+        """Per beam, the light's share at each pixel (N x H x W float32 in [0, 1])."""
+        _, theta, offset, width, _ = self._decode(params, h, w)
         ys = np.arange(h, dtype=np.float64) - (h - 1) / 2
         xs = np.arange(w, dtype=np.float64) - (w - 1) / 2
         # |x cos + y sin - offset| as the sum of a row term and a column term (float32: the
@@ -164,13 +204,7 @@ class LaserBeam:
         np.subtract(width.astype(np.float32)[:, None, None], profile, out=profile)
         profile *= (2.0 / width).astype(np.float32)[:, None, None]
         np.clip(profile, 0.0, 1.0, out=profile)
-        gain = (alpha[:, None] * wavelength_rgb(nm)[:, :c] * LEVELS).astype(np.float32)
-        light = gain[:, :, None, None] * profile[:, None]
-        out = light.reshape(n, beams, c, h, w)
-        out += images[:, None]
-        np.rint(out, out=out)
-        np.clip(out, 0.0, LEVELS, out=out)
-        return np.asarray(out.reshape(n * beams, c, h, w))
+        return np.asarray(profile)
 
     def _decode(self, params: np.ndarray, h: int, w: int) -> tuple[np.ndarray, ...]:
         side, reach = min(h, w), np.hypot(h, w) / 2
