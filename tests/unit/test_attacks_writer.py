@@ -1,5 +1,5 @@
 """validator.attacks.writer's background PNG writing: the same bytes as writing in place,
-lossless, and a failed write raised when the block ends."""
+lossless, tasks queued behind the images, and a failure raised when the block ends."""
 
 from __future__ import annotations
 
@@ -33,3 +33,20 @@ def test_background_pngs_are_the_bytes_of_a_direct_write_and_lossless(tmp_path: 
 def test_a_failed_background_write_is_raised_when_the_block_ends(tmp_path: Path) -> None:
     with pytest.raises(ValidatorError, match="cannot write"), BackgroundPngs() as pngs:
         pngs.write(tmp_path / "missing" / "a.png", _levels(1)[0])
+
+
+def test_a_task_queued_with_then_runs_after_every_image_before_it(tmp_path: Path) -> None:
+    seen: list[int] = []
+    with BackgroundPngs() as pngs:
+        for i, levels in enumerate(_levels(PENDING_PNGS + 5)):
+            pngs.write(tmp_path / f"{i}.png", levels)
+        pngs.then(lambda: seen.append(len(list(tmp_path.glob("*.png")))))
+    assert seen == [PENDING_PNGS + 5]
+
+
+def test_a_failed_task_is_raised_when_the_block_ends(tmp_path: Path) -> None:
+    def fail() -> None:
+        raise ValidatorError("cannot move the set")
+
+    with pytest.raises(ValidatorError, match="cannot move"), BackgroundPngs() as pngs:
+        pngs.then(fail)

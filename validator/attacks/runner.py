@@ -11,6 +11,7 @@ white-box success) and returned as findings.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -141,7 +142,8 @@ def run_suite(
     signs = context.probe(path)
     if out_root is not None:
         copy_clean(clean, samples, out_root / CLEAN_DIR)
-    outcomes = [context.run_entry(entry) for entry in chosen.entries]
+    with BackgroundPngs() as context.pngs:  # every set written (and renamed) on leaving
+        outcomes = [context.run_entry(entry) for entry in chosen.entries]
     signs += comparison_signs(
         (o.name, o.family, float(o.params.get("eps", -1.0)), o.fooled / max(o.images, 1))
         for o in outcomes
@@ -217,6 +219,7 @@ class _Context:
         self.conversion_problem: str | None = None
         self.outcomes_by_image: dict[str, dict[str, bool]] = {}  # set -> source -> still right
         self.whitebox_missing: str | None = None
+        self.pngs: BackgroundPngs | None = None  # the run's writer, when sets are written
 
     def probe(self, path: Path) -> list[Sign]:
         """Output and graph evidence; sets ``draws`` for a random model."""
@@ -262,19 +265,15 @@ class _Context:
         except Unavailable as exc:
             self._note_unavailable(exc)
             if folder is not None:
-                discard_folder(folder)
+                self._writer().then(functools.partial(discard_folder, folder))  # after its images
             if self.progress is not None:
                 self.progress.finish(exc.reason)
             return _skipped(base, exc.reason)
         if self.progress is not None:
             self.progress.finish()
         if folder is not None and final is not None:
-            write_labels(folder, [r["image"] for r in records], [r["label"] for r in records])
-            write_json(
-                folder / MANIFEST,
-                set_manifest(entry, records, self.suite, self.profile, self.model.draws),
-            )
-            publish_folder(folder, final)
+            manifest = set_manifest(entry, records, self.suite, self.profile, self.model.draws)
+            self._writer().then(functools.partial(_finish_set, folder, final, records, manifest))
             folder = final
         fooled = sum(1 for r in records if r["success"])
         queries = sum(int(r["queries"]) for r in records)
@@ -315,22 +314,26 @@ class _Context:
         chunk = self.model.batch_size
         if entry.attack.family is Family.WHITEBOX:
             chunk = min(chunk, WHITEBOX_CHUNK)
-        with BackgroundPngs() as pngs:
-            for start in range(0, len(chosen), chunk):
-                batch = chosen[start : start + chunk]
-                images = self.load(batch)
-                labels = np.array([s.label for s in batch], dtype=np.int64)
-                seeds = [image_seed(self.suite.seed, entry.attack.name, s.name) for s in batch]
-                result = entry.attack.run(self.model, images, labels, seeds, entry.budget)
-                extra = self._score_runs(result.images, labels)
-                for k, record in enumerate(image_records(batch, seeds, result, taken)):
-                    record.update({key: values[k] for key, values in extra.items()})
-                    levels = record.pop("_levels")
-                    if folder is not None:
-                        pngs.write(folder / record["image"], levels)
-                    yield record
-                if self.progress is not None:
-                    self.progress.advance(len(batch), int(np.count_nonzero(result.success)))
+        for start in range(0, len(chosen), chunk):
+            batch = chosen[start : start + chunk]
+            images = self.load(batch)
+            labels = np.array([s.label for s in batch], dtype=np.int64)
+            seeds = [image_seed(self.suite.seed, entry.attack.name, s.name) for s in batch]
+            result = entry.attack.run(self.model, images, labels, seeds, entry.budget)
+            extra = self._score_runs(result.images, labels)
+            for k, record in enumerate(image_records(batch, seeds, result, taken)):
+                record.update({key: values[k] for key, values in extra.items()})
+                levels = record.pop("_levels")
+                if folder is not None:
+                    self._writer().write(folder / record["image"], levels)
+                yield record
+            if self.progress is not None:
+                self.progress.advance(len(batch), int(np.count_nonzero(result.success)))
+
+    def _writer(self) -> BackgroundPngs:
+        if self.pngs is None:
+            raise RuntimeError("sets are written only inside run_suite's writer")
+        return self.pngs
 
     def _score_runs(self, images: np.ndarray, labels: np.ndarray) -> dict[str, list[Any]]:
         """For a random model: each attacked image's share of correct separate runs (its
@@ -364,6 +367,15 @@ class _Context:
         return convertible_finding(
             self.whitebox_missing or "no white-box attack in the suite", skipped=True
         )
+
+
+def _finish_set(
+    folder: Path, final: Path, records: list[dict[str, Any]], manifest: dict[str, Any]
+) -> None:
+    """Label file and manifest of a set whose images are written, then its final name."""
+    write_labels(folder, [r["image"] for r in records], [r["label"] for r in records])
+    write_json(folder / MANIFEST, manifest)
+    publish_folder(folder, final)
 
 
 def _skipped(base: SetOutcome, reason: str) -> SetOutcome:

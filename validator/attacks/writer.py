@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -44,8 +44,11 @@ def write_png(path: Path, levels: np.ndarray) -> None:
 
 class BackgroundPngs:
     """write_png on one background thread, off the attack's critical path (zlib and Pillow
-    release the GIL while onnxruntime runs the next queries). Leaving the ``with`` block waits
-    for every image and raises the first write error."""
+    release the GIL while onnxruntime runs the next queries). One writer serves a whole run:
+    what finishes a set (its label file, manifest and rename) is queued behind the set's images
+    with :meth:`then`, so no set waits for its images before the next set starts. Leaving the
+    ``with`` block waits for everything and raises the first error; leaving it on an exception
+    cancels what has not started (a set not yet renamed stays hidden)."""
 
     def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="png")
@@ -56,6 +59,10 @@ class BackgroundPngs:
         while len(self._pending) >= PENDING_PNGS:
             self._pending.popleft().result()
         self._pending.append(self._pool.submit(write_png, path, levels))
+
+    def then(self, task: Callable[[], None]) -> None:
+        """Run ``task`` on the writing thread once everything queued before it is written."""
+        self._pending.append(self._pool.submit(task))
 
     def __enter__(self) -> BackgroundPngs:
         return self
