@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -68,11 +69,19 @@ budget = 300
 kind = "corruptions"
 """
 RUN_SUITE = """
-import sys, time
+import json, sys, time
+import onnxruntime
 from validator.attacks.runner import attack_dataset
+sizes, original = [], onnxruntime.InferenceSession.run
+def run(self, names, feed, *args, **kwargs):  # every model call's batch size, for the floor
+    sizes.append(len(next(iter(feed.values()))))
+    return original(self, names, feed, *args, **kwargs)
+onnxruntime.InferenceSession.run = run
 start = time.perf_counter()
 attack_dataset(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], max_images=int(sys.argv[5]))
 print(time.perf_counter() - start)
+with open(sys.argv[6], "w") as out:
+    json.dump(sizes, out)
 """
 
 
@@ -139,21 +148,35 @@ def digests(root: Path) -> dict[str, str]:
     return out
 
 
-def suite_run(code: Path, work: Path, tag: str, images: int) -> tuple[float, float, dict[str, str]]:
-    """(process wall s, attack_dataset wall s, set digests) of one suite run with ``code``."""
+def suite_run(
+    code: Path, work: Path, tag: str, images: int
+) -> tuple[float, float, dict[str, str], list[int]]:
+    """(process wall s, attack_dataset wall s, set digests, batch size of every model call) of
+    one suite run with ``code``."""
     toml = work / "standard-no-whitebox.toml"
     toml.write_text(SUITE_TOML)
     out = work / tag
     env = {**os.environ, "PYTHONPATH": str(code)}
     data = REPO / "reference_data" / "final"
+    calls = work / f"{tag}-calls.json"
     command = [sys.executable, "-c", RUN_SUITE, str(BASELINE), str(data), str(out), str(toml),
-               str(images)]  # fmt: skip
+               str(images), str(calls)]  # fmt: skip
     start = time.perf_counter()
     done = subprocess.run(command, env=env, cwd=work, capture_output=True, text=True, check=True)
     wall = time.perf_counter() - start
     found = digests(out)
     subprocess.run(["rm", "-rf", str(out)], check=True)
-    return wall, float(done.stdout.strip().splitlines()[-1]), found
+    sizes = json.loads(calls.read_text())
+    return wall, float(done.stdout.strip().splitlines()[-1]), found, sizes
+
+
+def floor_seconds(sizes: list[int]) -> float:
+    """Bare session.run on the bundled baseline over exactly these batch sizes: what
+    onnxruntime alone needs for the suite's model calls, the least any attack code can take."""
+    sess = session(BASELINE)
+    name = sess.get_inputs()[0].name
+    levels, _ = clean_images(8, lambda x: np.asarray(sess.run(None, {name: x})[0]))
+    return plain_seconds(sess, sizes, to_input(levels, PROFILE.channel_order))
 
 
 def suite(before: Path, images: int, pairs: int) -> None:
@@ -168,6 +191,12 @@ def suite(before: Path, images: int, pairs: int) -> None:
             ratios.append(old[1] / new[1])
             print(f"pair {k}: before {old[1]:.1f} s (process {old[0]:.1f}), after {new[1]:.1f} s "
                   f"(process {new[0]:.1f}): {old[1] / new[1]:.2f}x faster")  # fmt: skip
+            for tag, run in (("before", old), ("after", new)):
+                floor = floor_seconds(run[3])
+                print(f"  {tag}: {len(run[3])} model calls, {sum(run[3])} images; bare run of "
+                      f"the same calls {floor:.1f} s = {floor / run[1]:.0%} of the suite; the "
+                      f"most any attack code could gain over before: "
+                      f"{old[1] / floor:.2f}x")  # fmt: skip
             same = sorted(n for n in new[2] if old[2].get(n) == new[2][n])
             changed = sorted(n for n in new[2] if old[2].get(n) != new[2][n])
             print(f"  byte-identical sets: {len(same)}; changed: {', '.join(changed) or 'none'}")
