@@ -90,3 +90,25 @@ def test_gaussian_blur_keeps_constants_and_mass() -> None:
     spike = np.zeros((21, 21))
     spike[10, 10] = 1.0
     assert np.isclose(filters.gaussian(spike, 1.5).sum(), 1.0)
+
+
+@pytest.mark.parametrize("angle", [0.0, 30.0, -45.0, 90.0, 135.0])
+def test_motion_blur_is_the_weighted_sum_of_edge_repeating_shifts(angle: float) -> None:
+    """Pixel by pixel: tap i reads the image shifted by (dx, dy) along the angle, the edge
+    repeated into the uncovered band, weighted by a one-sided Gaussian."""
+    image = np.random.default_rng(3).random((9, 13, 3))
+    radius, sigma = 4, 2.0
+    width = 2 * radius + 1
+    kernel = np.exp(-(np.arange(width) ** 2) / (2 * sigma**2))
+    kernel /= kernel.sum()
+    py, px = width * np.sin(np.radians(angle)), width * np.cos(np.radians(angle))
+    hyp = np.hypot(py, px)
+    expected = np.zeros_like(image)
+    for i in range(width):
+        dy, dx = -int(np.ceil(i * py / hyp - 0.5)), -int(np.ceil(i * px / hyp - 0.5))
+        for y in range(9):
+            for x in range(13):
+                source = image[min(max(y - dy, 0), 8), min(max(x - dx, 0), 12)]
+                expected[y, x] += kernel[i] * source
+    found = filters.motion_blur(image, radius, sigma, angle)
+    assert np.allclose(found, expected, rtol=0, atol=1e-12)

@@ -129,14 +129,6 @@ def sample(image: np.ndarray, ys: np.ndarray, xs: np.ndarray, mode: str) -> np.n
     return np.asarray(top * (1 - fy) + bottom * fy)
 
 
-def shift(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
-    """Translate by whole pixels, repeating the edge into the uncovered band."""
-    h, w = image.shape[:2]
-    rows = np.clip(np.arange(h) - dy, 0, h - 1)
-    cols = np.clip(np.arange(w) - dx, 0, w - 1)
-    return image[rows][:, cols]
-
-
 def motion_blur(image: np.ndarray, radius: int, sigma: float, angle: float) -> np.ndarray:
     """One-sided Gaussian-weighted streak along ``angle`` degrees (ImageMagick's motion blur, as
     re-implemented by the imagecorruptions package)."""
@@ -145,13 +137,17 @@ def motion_blur(image: np.ndarray, radius: int, sigma: float, angle: float) -> n
     kernel /= kernel.sum()
     py, px = width * math.sin(math.radians(angle)), width * math.cos(math.radians(angle))
     hyp = math.hypot(py, px)
+    h, w = image.shape[:2]
+    # Each tap reads a window of the image padded once with its edges (a whole-pixel shift
+    # that repeats the edge into the uncovered band), without copying the image per tap.
+    padded = np.pad(image, ((width, width), (width, width)) + ((0, 0),) * (image.ndim - 2), "edge")
     out = np.zeros_like(image, dtype=np.float64)
     for i in range(width):
         dy = -math.ceil(i * py / hyp - 0.5)
         dx = -math.ceil(i * px / hyp - 0.5)
-        if abs(dy) >= image.shape[0] or abs(dx) >= image.shape[1]:
+        if abs(dy) >= h or abs(dx) >= w:
             break
-        out += kernel[i] * shift(image, dx, dy)
+        out += kernel[i] * padded[width - dy : width - dy + h, width - dx : width - dx + w]
     return out
 
 
