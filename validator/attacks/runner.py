@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import onnx
 
-from validator.attacks.base import LEVELS, Family, image_seed
+from validator.attacks.base import Family, image_seed
+from validator.attacks.clean_levels import CleanLevels
 from validator.attacks.manifest import image_records, set_manifest, top_manifest
 from validator.attacks.masking import (
     EOT_DRAWS,
@@ -51,12 +52,11 @@ from validator.attacks.writer import (
 )
 from validator.config import Profile, load_profile
 from validator.data.datasets import CLEAN_DIR, ImageSet, Sample, SetKind, list_set
-from validator.data.images import load_image
 from validator.errors import DataError, UsageError
 from validator.findings import Finding
 from validator.inference import Runner, RuntimeFailure
 from validator.scoring.engine import Progress
-from validator.vocab import ChannelOrder, Device, MaskingPolicy
+from validator.vocab import Device, MaskingPolicy
 
 __all__ = ["SetOutcome", "SuiteRun", "attack_dataset", "clean_set", "copy_clean", "run_suite"]
 
@@ -220,6 +220,7 @@ class _Context:
         self.outcomes_by_image: dict[str, dict[str, bool]] = {}  # set -> source -> still right
         self.whitebox_missing: str | None = None
         self.pngs: BackgroundPngs | None = None  # the run's writer, when sets are written
+        self.clean = CleanLevels(profile)
 
     def probe(self, path: Path) -> list[Sign]:
         """Output and graph evidence; sets ``draws`` for a random model."""
@@ -243,10 +244,9 @@ class _Context:
         return signs + graph_signs(proto)
 
     def load(self, samples: Sequence[Sample]) -> np.ndarray:
-        """Clean images as 8-bit RGB levels (N x 3 x H x W float32)."""
-        size, resize = self.profile.input_size, self.profile.resize
-        tensors = [load_image(s.path, size, resize, ChannelOrder.RGB) for s in samples]
-        return np.rint(np.stack(tensors) * LEVELS).astype(np.float32)
+        """Clean images as 8-bit RGB levels (N x 3 x H x W float32), decoded once per run
+        where they fit (validator.attacks.clean_levels)."""
+        return self.clean.load(samples)
 
     def run_entry(self, entry: Entry) -> SetOutcome:
         """Attack the images of one set and (optionally) write it."""
