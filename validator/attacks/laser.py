@@ -126,9 +126,9 @@ class LaserBeam:
         """Every candidate beam (images x beams x 5) of every image evaluated: (margin,
         fooled, index) of each image's best beam (the first of equally good ones), and the
         model runs each image took. Images go in groups of whole images whose candidates fill
-        one model batch, rendered straight into the model's input encoding in one buffer
-        reused for every group: no pass to encode, no fresh memory per call, and memory bounded
-        by one batch whatever the number of images and beams."""
+        one model batch, rendered straight into the model's input encoding in one buffer that
+        every group of the step reuses: no pass to encode, no fresh memory per model call, and
+        memory bounded by one batch whatever the number of images and beams."""
         n, k = candidate.shape[:2]
         group = max(1, model.batch_size // k)
         buffer = np.empty((min(group, n) * k, *images.shape[1:]), dtype=np.float32)
@@ -180,8 +180,8 @@ class LaserBeam:
         gain = (alpha[:, None] * wavelength_rgb(nm)[:, :c] * LEVELS).astype(np.float32)
         gain = gain.reshape(n, beams, c)[:, :, :, None, None]
         grid = out.reshape(n, beams, c, h, w)
+        flip = order is ChannelOrder.BGR
         for channel in range(c):
-            flip = order is ChannelOrder.BGR
             target = grid[:, :, c - 1 - channel] if flip else grid[:, :, channel]
             np.multiply(profile, gain[:, :, channel], out=target)
             np.add(target, images[:, None, channel], out=target)
