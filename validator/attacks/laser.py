@@ -175,8 +175,8 @@ class LaserBeam:
         in place: the full-size arrays are never allocated."""
         n, c, h, w = images.shape
         beams = len(params) // max(n, 1)
-        profile = self._profile(params, h, w).reshape(n, beams, h, w)
-        nm, _, _, _, alpha = self._decode(params, h, w)
+        nm, theta, offset, width, alpha = self._decode(params, h, w)
+        profile = _profile(theta, offset, width, h, w).reshape(n, beams, h, w)
         gain = (alpha[:, None] * wavelength_rgb(nm)[:, :c] * LEVELS).astype(np.float32)
         gain = gain.reshape(n, beams, c)[:, :, :, None, None]
         grid = out.reshape(n, beams, c, h, w)
@@ -189,22 +189,6 @@ class LaserBeam:
             np.minimum(target, np.float32(LEVELS), out=target)  # light only adds: never < 0
             if order is not None:
                 np.divide(target, np.float32(255.0), out=target)  # as the loader
-
-    def _profile(self, params: np.ndarray, h: int, w: int) -> np.ndarray:
-        """Per beam, the light's share at each pixel (N x H x W float32 in [0, 1])."""
-        _, theta, offset, width, _ = self._decode(params, h, w)
-        ys = np.arange(h, dtype=np.float64) - (h - 1) / 2
-        xs = np.arange(w, dtype=np.float64) - (w - 1) / 2
-        # |x cos + y sin - offset| as the sum of a row term and a column term (float32: the
-        # result is rounded to whole levels anyway).
-        across = (xs[None] * np.cos(theta)[:, None] - offset[:, None]).astype(np.float32)
-        down = (ys[None] * np.sin(theta)[:, None]).astype(np.float32)
-        profile = np.abs(down[:, :, None] + across[:, None, :])
-        # Full light within half the width, fading linearly to nothing at the full width.
-        np.subtract(width.astype(np.float32)[:, None, None], profile, out=profile)
-        profile *= (2.0 / width).astype(np.float32)[:, None, None]
-        np.clip(profile, 0.0, 1.0, out=profile)
-        return np.asarray(profile)
 
     def _decode(self, params: np.ndarray, h: int, w: int) -> tuple[np.ndarray, ...]:
         side, reach = min(h, w), np.hypot(h, w) / 2
@@ -227,3 +211,21 @@ class LaserBeam:
             "width_px": round(width, 2),
             "intensity": round(alpha, 4),
         }
+
+
+def _profile(
+    theta: np.ndarray, offset: np.ndarray, width: np.ndarray, h: int, w: int
+) -> np.ndarray:
+    """Per beam, the light's share at each pixel (N x H x W float32 in [0, 1])."""
+    ys = np.arange(h, dtype=np.float64) - (h - 1) / 2
+    xs = np.arange(w, dtype=np.float64) - (w - 1) / 2
+    # |x cos + y sin - offset| as the sum of a row term and a column term (float32: the
+    # result is rounded to whole levels anyway).
+    across = (xs[None] * np.cos(theta)[:, None] - offset[:, None]).astype(np.float32)
+    down = (ys[None] * np.sin(theta)[:, None]).astype(np.float32)
+    profile = np.abs(down[:, :, None] + across[:, None, :])
+    # Full light within half the width, fading linearly to nothing at the full width.
+    np.subtract(width.astype(np.float32)[:, None, None], profile, out=profile)
+    profile *= (2.0 / width).astype(np.float32)[:, None, None]
+    np.clip(profile, 0.0, 1.0, out=profile)
+    return np.asarray(profile)
