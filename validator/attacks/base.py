@@ -101,7 +101,7 @@ def eps_levels(eps: float) -> float:
 def toward(clean: np.ndarray, target: np.ndarray) -> np.ndarray:
     """``target`` snapped to the 8-bit grid by rounding each change towards ``clean``: a
     perturbation quantised this way has no larger a norm (any p) than before."""
-    delta = np.trunc(target.astype(np.float64) - clean)
+    delta = np.trunc(target.astype(np.float64, copy=False) - clean)
     return np.asarray(np.clip(clean + delta, 0.0, LEVELS).astype(np.float32))
 
 

@@ -88,14 +88,16 @@ class LiveL2(LiveSet):
         self.energy = np.sum(delta**2, axis=(1, 2, 3))  # squared norm per image
 
     def step(self, u: np.ndarray, signs: np.ndarray, s: int) -> None:  # type: ignore[override]
-        """One query per image: propose, evaluate, keep or put back."""
+        """One query per image: propose, evaluate, keep or put back. Each window is gathered
+        from the image arrays once (a gather costs as much as the arithmetic on it)."""
         _, c, h, w = self.best.shape
         t1, l1 = positions(u[:, 0], h - s), positions(u[:, 1], w - s)
         t2, l2 = positions(u[:, 2], h - s), positions(u[:, 3], w - s)
         win1, win2 = window_index(t1, l1, s), window_index(t2, l2, s)
         old1, old2 = self.best[win1], self.best[win2]
-        d1 = (old1 - self.clean[win1]).astype(np.float64)
-        d2 = (old2 - self.clean[win2]).astype(np.float64)
+        clean1, clean2 = self.clean[win1], self.clean[win2]
+        d1 = (old1 - clean1).astype(np.float64)
+        d2 = (old2 - clean2).astype(np.float64)
         s1, s2 = np.sum(d1**2, axis=(1, 2)), np.sum(d2**2, axis=(1, 2))
         held = s1 + s2 - _overlap_energy(self.best, self.clean, t1, l1, t2, l2, s)  # (n, c)
         unit = d1 / (1e-10 + np.sqrt(s1)[:, None, None, :])
@@ -105,13 +107,12 @@ class LiveL2(LiveSet):
         new *= (
             np.sqrt(room)[:, None, None, :] / np.sqrt(np.sum(new**2, axis=(1, 2)))[:, None, None, :]
         )
-        self.best[win2] = self.clean[win2]
-        self.best[win1] = toward(self.clean[win1], np.clip(self.clean[win1] + new, 0.0, LEVELS))
-        self.inputs[win2], self.inputs[win1] = (
-            self._encode(self.best[win2]),
-            self._encode(self.best[win1]),
-        )
-        moved = np.sum((self.best[win1] - self.clean[win1]).astype(np.float64) ** 2, axis=(1, 2, 3))
+        new1 = toward(clean1, np.clip(clean1 + new, 0.0, LEVELS))
+        # Window 2 is emptied, then window 1 written: where they overlap, window 1 wins, in
+        # the levels and in the model's input alike.
+        self.best[win2], self.inputs[win2] = clean2, self._encode(clean2)
+        self.best[win1], self.inputs[win1] = new1, self._encode(new1)
+        moved = np.sum((new1 - clean1).astype(np.float64) ** 2, axis=(1, 2, 3))
         energy = self.energy - held.sum(axis=1) + moved
         margin, fooled = evaluate(self.model, self.inputs, self.labels, encoded=True)
         self._count()
