@@ -212,14 +212,14 @@ class LiveSet:
         same = np.all(new == old, axis=(1, 2, 3))
         if same.any():
             new[same] = np.clip(clean[same] - colour[same][:, None, None, :], 0.0, LEVELS)
-        self.best[window], self.inputs[window] = new, self._encode(new)
+        # Only the model's input takes the candidate; the levels take it where it is kept.
+        self.inputs[window] = self._encode(new)
         margin, fooled = evaluate(self.model, self.inputs, self.labels, encoded=True)
         self._count()
         worse = ~(margin < self.margin)
-        if worse.any():
-            images, _, rows, cols = window
-            back = (images[worse], slice(None), rows[worse], cols[worse])
-            self.best[back], self.inputs[back] = old[worse], self._encode(old[worse])
+        images, _, rows, cols = window
+        self.inputs[images[worse], :, rows[worse], cols[worse]] = self._encode(old[worse])
+        self.best[images[~worse], :, rows[~worse], cols[~worse]] = new[~worse]
         self.margin = np.where(worse, self.margin, margin)
         done = fooled & ~worse
         if done.any():

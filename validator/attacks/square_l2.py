@@ -108,20 +108,21 @@ class LiveL2(LiveSet):
             np.sqrt(room)[:, None, None, :] / np.sqrt(np.sum(new**2, axis=(1, 2)))[:, None, None, :]
         )
         new1 = toward(clean1, np.clip(clean1 + new, 0.0, LEVELS))
-        # Window 2 is emptied, then window 1 written: where they overlap, window 1 wins, in
-        # the levels and in the model's input alike.
-        self.best[win2], self.inputs[win2] = clean2, self._encode(clean2)
-        self.best[win1], self.inputs[win1] = new1, self._encode(new1)
+        # Window 2 is emptied, then window 1 written: where they overlap, window 1 wins. Only
+        # the model's input takes the candidate; the levels take it where it is kept (most
+        # candidates are not, and each write is a scatter over every live image).
+        self.inputs[win2], self.inputs[win1] = self._encode(clean2), self._encode(new1)
         moved = np.sum((new1 - clean1).astype(np.float64) ** 2, axis=(1, 2, 3))
         energy = self.energy - held.sum(axis=1) + moved
         margin, fooled = evaluate(self.model, self.inputs, self.labels, encoded=True)
         self._count()
         worse = ~(margin < self.margin)
-        if worse.any():
-            for window, old in ((win2, old2), (win1, old1)):
-                images, _, rows, cols = window
-                back = (images[worse], slice(None), rows[worse], cols[worse])
-                self.best[back], self.inputs[back] = old[worse], self._encode(old[worse])
+        for window, old, kept in ((win2, old2, clean2), (win1, old1, new1)):
+            images, _, rows, cols = window
+            back = (images[worse], slice(None), rows[worse], cols[worse])
+            self.inputs[back] = self._encode(old[worse])
+            ahead = (images[~worse], slice(None), rows[~worse], cols[~worse])
+            self.best[ahead] = kept[~worse]
         self.energy = np.where(worse, self.energy, energy)
         self.margin = np.where(worse, self.margin, margin)
         done = fooled & ~worse
