@@ -1,12 +1,12 @@
 """Attack throughput against bare ``InferenceSession.run``, and the standard suite before/after.
 
-Part 1 (``--throughput``): Square L-inf, patch and laser, each run on the same images through a
-``QueryModel`` with query batch ``--batch``; every model call's batch size is recorded, then a
-bare ``session.run`` loop replays exactly those batch sizes on clean images of the same shape.
-Attack and replay alternate ``--reps`` times; the ratio (plain seconds / attack seconds, i.e. our
-queries per second over plain's at the same batch sizes) is the median over the pairs. Models:
-the bundled baseline and a ResNet-18-sized model (the golden ResNet-18 graph from
-tests/fixtures/golden with random He-scaled weights; no torch needed). Target: >= 0.9.
+Part 1 (``--throughput``): Square L-inf and L2, patch and laser, each run on the same images
+through a ``QueryModel`` with query batch ``--batch``; every model call's batch size is
+recorded, then a bare ``session.run`` loop replays exactly those batch sizes on clean images of
+the same shape. Attack and replay alternate ``--reps`` times; the ratio (plain seconds / attack
+seconds, i.e. our queries per second over plain's at the same batch sizes) is the median over
+the pairs. Models: the bundled baseline and a ResNet-18-sized model (the golden ResNet-18 graph
+from tests/fixtures/golden with random He-scaled weights; no torch needed). Target: >= 0.9.
 
 Part 2 (``--suite DIR``): the standard suite without white-box attacks (15 corruptions, Square
 L-inf and L2, patch, laser at their standard budgets) on the first ``--suite-images`` clean
@@ -44,11 +44,13 @@ from validator.attacks.laser import LaserBeam
 from validator.attacks.model_fn import QueryModel, to_input
 from validator.attacks.patch import PatchAttack
 from validator.attacks.square import SquareLinf
+from validator.attacks.square_l2 import SquareL2
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN_RESNET18 = REPO / "tests" / "fixtures" / "golden" / "resnet18.onnx"
 ATTACKS: dict[str, Callable[[], Attack]] = {
     "square-linf": SquareLinf,
+    "square-l2": SquareL2,
     "patch": PatchAttack,
     "laser": LaserBeam,
 }
