@@ -90,9 +90,10 @@ def test_eps_is_rounded_down_to_whole_levels(eps: float, levels: float) -> None:
 def test_every_l2_query_is_inside_the_ball_and_the_result_one_that_was_queried(
     plain: Path, order: ChannelOrder
 ) -> None:
-    """The L2 search edits its windows in place in the levels and in the model's input (window
-    2 emptied, window 1 written over it where they overlap) and keeps each image's squared norm
-    as a running sum: a query off the ball or out of step with the levels shows here."""
+    """The L2 search writes each candidate's windows into the model's input in place (window 2
+    emptied, window 1 written over it where they overlap), into its levels only where kept, and
+    keeps each image's squared norm as a running sum: a query off the ball or out of step with
+    the levels shows here."""
     runner, seen = Runner(plain, threads=1), []
 
     def spy(x: np.ndarray) -> np.ndarray:
